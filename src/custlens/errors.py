@@ -1,0 +1,75 @@
+"""Errors raised by custlens.
+
+Every error a user can cause derives from one root, so the CLI and the
+server can tell a user's mistake from a bug::
+
+    CustlensError                     anything custlens reports to a person
+    ├── ConfigError(ValueError)       custlens.yml is missing, malformed or has a bad key
+    ├── ContractError(ValueError)     a source does not meet the data contract
+    ├── WarehouseError(RuntimeError)  the warehouse cannot be reached or written
+    ├── PipelineError(RuntimeError)   a fact failed while a run was in progress
+    └── NotFoundError(LookupError)    a table, fact or customer that does not exist
+
+Each carries a ``status`` (an HTTP status code) for the server.
+"""
+
+from __future__ import annotations
+
+
+class CustlensError(Exception):
+    """Root of every error custlens reports to a person."""
+
+    status: int = 400
+
+
+class ConfigError(CustlensError, ValueError):
+    """custlens.yml (or another config file) is missing, malformed or has a bad key."""
+
+
+class ContractError(CustlensError, ValueError):
+    """A source does not meet the data contract; nothing was loaded.
+
+    The message names the file, the row, the column and the offending value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        origin: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        value: object = None,
+    ) -> None:
+        self.origin = origin
+        self.row = row
+        self.column = column
+        self.value = value
+        where = ", ".join(
+            part
+            for part in (
+                origin,
+                f"row {row}" if row is not None else None,
+                f"column {column!r}" if column is not None else None,
+            )
+            if part
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class WarehouseError(CustlensError, RuntimeError):
+    """The warehouse cannot be reached, read or written."""
+
+    status = 503
+
+
+class PipelineError(CustlensError, RuntimeError):
+    """A fact failed during a run; the previous facts are still in place."""
+
+    status = 500
+
+
+class NotFoundError(CustlensError, LookupError):
+    """A table, fact or customer that does not exist."""
+
+    status = 404
