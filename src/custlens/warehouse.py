@@ -1,0 +1,268 @@
+"""The warehouse: the one module that knows which backend custlens talks to.
+
+Everything else hands Ibis expressions (or Polars/Arrow frames) to a
+:class:`Warehouse` and gets Ibis tables back. Three backends:
+
+- ``duckdb:///path/file.duckdb`` (the default, embedded): atomic swaps in a
+  DuckDB transaction.
+- ``postgres://user@host:port/db``: atomic swaps in a Postgres transaction.
+- ``pyspark`` (local[*]) or ``pyspark://host:7077``: each table is a folder
+  of Parquet under the workspace's ``spark-warehouse/``, registered as an
+  external table of a per-workspace database; a swap renames folders, so a
+  reader sees the old or the new table, never half of one.
+
+Writes go to a staging table first (:meth:`Warehouse.stage`) and replace the
+live tables only in :meth:`Warehouse.publish`; a failure in between leaves
+the live tables as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import ibis
+import polars as pl
+
+from custlens.errors import NotFoundError, WarehouseError
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
+
+STAGE_PREFIX = "_stage_"
+
+
+
+class Warehouse:
+    """A connection to the warehouse, with atomic multi-table writes."""
+
+    def __init__(self, con: Any, kind: str, url: str, location: Path | None = None) -> None:
+        self.con = con
+        self.kind = kind
+        self.url = url
+        self._location = location
+        self._database: str | None = None
+
+    # -- connecting -------------------------------------------------------
+
+    @classmethod
+    def connect(cls, url: str, root: Path | None = None) -> Warehouse:
+        """Open the warehouse named by ``url``.
+
+        Args:
+            url: ``duckdb:///file.duckdb``, ``duckdb://`` (in memory),
+                ``postgres://…``/``postgresql://…``, ``pyspark`` or ``pyspark://master:port``.
+            root: the workspace folder; relative DuckDB paths and the Spark
+                table folder are taken from it.
+        """
+        root = Path(root) if root is not None else Path.cwd()
+        scheme = url.split(":", 1)[0].lower()
+        try:
+            if scheme == "duckdb":
+                path = url[len("duckdb://") :].lstrip("/") if url.startswith("duckdb://") else ""
+                if url.startswith("duckdb:////"):
+                    path = "/" + path
+                if path and not os.path.isabs(path):
+                    path = str(root / path)
+                con = ibis.duckdb.connect(path or ":memory:")
+                return cls(con, "duckdb", url)
+            if scheme in ("postgres", "postgresql"):
+                con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
+                return cls(con, "postgres", url)
+            if scheme == "pyspark":
+                return cls._connect_spark(url, root)
+        except ImportError as exc:
+            extra = {"postgres": "postgres", "postgresql": "postgres"}.get(scheme, "spark")
+            raise WarehouseError(
+                f"the {scheme} warehouse needs an extra: pip install 'custlens[{extra}]' ({exc})"
+            ) from None
+        except Exception as exc:
+            raise WarehouseError(f"cannot open warehouse {url!r}: {exc}") from None
+        raise WarehouseError(
+            f"unknown warehouse URL {url!r}; expected duckdb:///file.duckdb, "
+            "postgres://user@host/db or pyspark"
+        )
+
+    @classmethod
+    def _connect_spark(cls, url: str, root: Path) -> Warehouse:
+        parsed = urlparse(url)
+        master = f"spark://{parsed.netloc}" if parsed.netloc else "local[*]"
+        session = spark_session(master)
+        location = (root / "spark-warehouse").resolve()
+        location.mkdir(parents=True, exist_ok=True)
+        warehouse = cls(ibis.pyspark.connect(session), "pyspark", url, location)
+        # One Spark database per workspace, so two workspaces in one session
+        # (the test suite) never see each other's tables.
+        digest = hashlib.sha1(str(location).encode()).hexdigest()[:10]
+        warehouse._database = f"custlens_{digest}"
+        session.sql(f"CREATE DATABASE IF NOT EXISTS {warehouse._database}")
+        for child in sorted(location.iterdir()):
+            if child.is_dir() and not child.name.startswith(("_", ".")):
+                warehouse._spark_register(child.name, child)
+        return warehouse
+
+    def close(self) -> None:
+        """Release the connection (a Spark session is shared and stays up)."""
+        if self.kind != "pyspark":
+            self.con.disconnect()
+
+    # -- reading ----------------------------------------------------------
+
+    def list_tables(self) -> list[str]:
+        """Names of the live tables (staging tables excluded)."""
+        names = self.con.list_tables(database=self._database) if self._database else (
+            self.con.list_tables()
+        )
+        # Spark lists session temp views (Ibis memtables) with a database's tables.
+        return sorted(n for n in names if not n.startswith((STAGE_PREFIX, "ibis_")))
+
+    def has(self, name: str) -> bool:
+        """Whether a live table of that name exists."""
+        return name in self.list_tables()
+
+    def table(self, name: str) -> ir.Table:
+        """The live table ``name`` as an Ibis table.
+
+        Raises:
+            NotFoundError: there is no such table.
+        """
+        if not self.has(name):
+            raise NotFoundError(f"no table {name!r} in the warehouse")
+        return self._raw_table(name)
+
+    def _raw_table(self, name: str) -> ir.Table:
+        if self._database:
+            return self.con.table(name, database=self._database)
+        return self.con.table(name)
+
+    def to_polars(self, expr: ir.Table) -> pl.DataFrame:
+        """Execute an expression on this backend and return a Polars frame."""
+        return self.con.to_polars(expr)
+
+    # -- writing ----------------------------------------------------------
+
+    def stage(self, name: str, obj: Any) -> ir.Table:
+        """Materialise ``obj`` as the staging table of ``name`` and return it.
+
+        The live table ``name`` is untouched until :meth:`publish`.
+        """
+        staged = STAGE_PREFIX + name
+        if isinstance(obj, pl.DataFrame) and self.kind != "duckdb":
+            obj = obj.to_arrow()
+        if self.kind == "pyspark":
+            path = self._spark_path(staged)
+            shutil.rmtree(path, ignore_errors=True)
+            expr = obj if isinstance(obj, ibis.Table) else ibis.memtable(obj)
+            self.con.to_parquet_dir(expr, path)
+            self._spark_register(staged, path)
+        else:
+            self.con.create_table(staged, obj, overwrite=True)
+        return self._raw_table(staged)
+
+    def publish(self, names: Iterable[str]) -> None:
+        """Replace each live table by its staging table, all at once where the backend allows."""
+        names = list(names)
+        if not names:
+            return
+        if self.kind == "pyspark":
+            for name in names:
+                self._spark_swap(name)
+            return
+        statements = []
+        for name in names:
+            statements.append(f'DROP TABLE IF EXISTS "{name}"')
+            statements.append(f'ALTER TABLE "{STAGE_PREFIX}{name}" RENAME TO "{name}"')
+        if self.kind == "duckdb":
+            raw = self.con.con
+            raw.execute("BEGIN TRANSACTION")
+            try:
+                for statement in statements:
+                    raw.execute(statement)
+                raw.execute("COMMIT")
+            except Exception:
+                raw.execute("ROLLBACK")
+                raise
+        else:  # postgres: DDL is transactional
+            with self.con.begin() as cursor:
+                for statement in statements:
+                    cursor.execute(statement)
+
+    def discard(self, names: Iterable[str]) -> None:
+        """Drop staging tables left by an interrupted write."""
+        for name in names:
+            staged = STAGE_PREFIX + name
+            if self.kind == "pyspark":
+                self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{staged}")
+                shutil.rmtree(self._spark_path(staged), ignore_errors=True)
+            else:
+                self.con.drop_table(staged, force=True)
+
+    def write_tables(self, tables: Mapping[str, Any]) -> None:
+        """Replace every given table atomically: all are written, or none is.
+
+        Args:
+            tables: name → Ibis table, Polars frame or Arrow table.
+        """
+        staged: list[str] = []
+        try:
+            for name, obj in tables.items():
+                self.stage(name, obj)
+                staged.append(name)
+            self.publish(staged)
+        except Exception as exc:
+            self.discard(staged)
+            if isinstance(exc, WarehouseError):
+                raise
+            raise WarehouseError(f"writing {', '.join(tables)} failed: {exc}") from exc
+
+    # -- Spark internals --------------------------------------------------
+
+    def _spark_path(self, name: str) -> Path:
+        assert self._location is not None
+        return self._location / name
+
+    def _spark_register(self, name: str, path: Path) -> None:
+        self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{name}")
+        self.con.raw_sql(
+            f"CREATE TABLE {self._database}.{name} USING parquet LOCATION '{path.as_posix()}'"
+        )
+
+    def _spark_swap(self, name: str) -> None:
+        live, staged = self._spark_path(name), self._spark_path(STAGE_PREFIX + name)
+        trash = self._spark_path(f"_trash_{name}_{uuid.uuid4().hex[:8]}")
+        self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{STAGE_PREFIX}{name}")
+        if live.exists():
+            live.rename(trash)
+        staged.rename(live)
+        self._spark_register(name, live)
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def spark_session(master: str = "local[*]") -> Any:
+    """The process's Spark session, created once with settings for small local work.
+
+    UTC everywhere so timestamps mean the same on DuckDB and Spark.
+    """
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master(master)
+        .appName("custlens")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.legacy.createHiveTableByDefault", "false")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
