@@ -142,6 +142,10 @@ class Warehouse:
             return self.con.table(name, database=self._database)
         return self.con.table(name)
 
+    def scalar(self, expr: ir.Scalar) -> Any:
+        """Execute a scalar expression and return its Python value."""
+        return self.con.execute(expr)
+
     def to_polars(self, expr: ir.Table) -> pl.DataFrame:
         """Execute an expression on this backend and return a Polars frame."""
         return self.con.to_polars(expr)

@@ -1,0 +1,242 @@
+"""The ``custlens`` command line: a thin shell over :class:`custlens.Workspace`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from typer.core import TyperGroup
+
+from custlens.errors import CustlensError
+
+
+class _Commands(TyperGroup):
+    """Turns a custlens error into ``error: …`` and exit code 1 (a traceback with --debug)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CustlensError as exc:
+            if state.debug:
+                raise
+            err_console.print(f"[red]error:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_Commands,
+    help="Customer and revenue analytics: MRR movements, growth KPIs and customer facts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+class State:
+    workspace: Path = Path(".")
+    debug: bool = False
+
+
+state = State()
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option("-w", "--workspace", help="Workspace folder (holds custlens.yml)."),
+]
+
+
+@app.callback()
+def _main(
+    workspace: WorkspaceOption = Path("."),
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+) -> None:
+    state.workspace = workspace
+    state.debug = debug
+
+
+def _open() -> Any:
+    from custlens.workspace import Workspace
+
+    return Workspace(state.workspace)
+
+
+def _month(text: str | None) -> date | None:
+    from custlens.config import parse_month
+
+    return parse_month(text) if text else None
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create.")] = Path("."),
+    warehouse: Annotated[
+        str | None, typer.Option(help="Warehouse URL (default: a DuckDB file in the folder).")
+    ] = None,
+) -> None:
+    """Create a workspace: the folder and a commented custlens.yml."""
+    from custlens.workspace import Workspace
+
+    ws = Workspace.init(directory, warehouse=warehouse)
+    console.print(f"Workspace ready: [bold]{ws.path}[/] (edit custlens.yml to configure)")
+
+
+@app.command()
+def load(
+    table_or_dir: Annotated[str, typer.Argument(help="A contract table name, or a folder.")],
+    path: Annotated[
+        str | None,
+        typer.Argument(help="CSV/Parquet file or postgresql://host/db?table=schema.name"),
+    ] = None,
+) -> None:
+    """Load a source table, or every <table>.csv|parquet of a folder (all or nothing)."""
+    with _open() as ws:
+        if path is None:
+            counts = ws.load_dir(Path(table_or_dir))
+        else:
+            counts = ws.load({table_or_dir: path})
+    table = Table("table", "rows", title="Loaded")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+
+
+@app.command()
+def generate(
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 1000,
+    months: Annotated[int, typer.Option(min=1, help="Months of history.")] = 24,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 0,
+    start: Annotated[str | None, typer.Option(help="First month, YYYY-MM.")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write files here instead of loading them.")
+    ] = None,
+    format: Annotated[str, typer.Option(help="csv or parquet (with --out).")] = "parquet",
+) -> None:
+    """Generate a synthetic B2B SaaS data set, and load it (or write it with --out)."""
+    with _open() as ws, console.status("Generating…"):
+        counts = ws.generate(customers, months, seed, _month(start), out=out, fmt=format)
+    table = Table("table", "rows", title=f"Written to {out}" if out else "Generated and loaded")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+
+
+@app.command()
+def run(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Compute to the end of this month, YYYY-MM.")
+    ] = None,
+) -> None:
+    """Compute every fact whose inputs are loaded, and record the run."""
+    with _open() as ws:
+        result = _run_with_progress(ws, _month(as_of))
+    _print_run(result)
+
+
+def _run_with_progress(ws: Any, as_of: date | None) -> Any:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from custlens.facts import REGISTRY
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} facts"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("Running facts", total=len(REGISTRY))
+
+        def progress(name: str, event: str) -> None:
+            if event == "start":
+                bar.update(task, description=f"Computing {name}")
+            else:
+                bar.advance(task)
+
+        return ws.run(as_of=as_of, progress=progress)
+
+
+def _print_run(result: Any) -> None:
+    as_of = result.as_of.strftime("%Y-%m") if result.as_of else "—"
+    table = Table("fact", "rows", "", title=f"Run {result.run_id} · as of {as_of}")
+    for name, rows in result.written.items():
+        table.add_row(name, f"{rows:,}", "[green]written[/]")
+    for name, why in result.skipped.items():
+        table.add_row(name, "", f"[yellow]skipped[/]: {why}")
+    console.print(table)
+    console.print(f"Finished in {result.seconds:.1f} s")
+
+
+@app.command()
+def export(
+    table: Annotated[str, typer.Argument(help="Fact or source table.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Target .csv or .parquet file.")],
+) -> None:
+    """Write a table to CSV or Parquet."""
+    with _open() as ws:
+        path = ws.export(table, out)
+    console.print(f"Wrote {path}")
+
+
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 2000,
+    months: Annotated[int, typer.Option(min=2, help="Months of history.")] = 36,
+    directory: Annotated[Path, typer.Option("--dir", help="Demo workspace.")] = Path(
+        "custlens-demo"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Generate, load and run a demo workspace, then show the last twelve months."""
+    from custlens.workspace import Workspace
+
+    with Workspace.init(directory) as ws:
+        with console.status(f"Generating {customers:,} customers × {months} months…"):
+            ws.generate(customers=customers, months=months, seed=seed)
+        result = _run_with_progress(ws, None)
+        summary = ws.table("growth_summary").tail(12)
+    console.print(kpi_table(summary))
+    console.print(
+        f"Workspace [bold]{ws.path}[/] · run {result.run_id} in {result.seconds:.1f} s · "
+        f"try: custlens -w {directory} export growth_summary --out growth.csv"
+    )
+
+
+def kpi_table(summary: Any) -> Table:
+    """Headline KPIs per month, formatted for a person."""
+    from custlens.format import money, number, percent, ratio
+
+    columns = [
+        ("MRR", "ending_mrr", money),
+        ("ARR", "arr", money),
+        ("New", "new_mrr", money),
+        ("Expansion", "expansion_mrr", money),
+        ("Contraction", "contraction_mrr", money),
+        ("Churn", "churn_mrr", money),
+        ("Reactivation", "reactivation_mrr", money),
+        ("Customers", "ending_customers", number),
+        ("NRR", "net_revenue_retention", percent),
+        ("GRR", "gross_revenue_retention", percent),
+        ("Quick ratio", "quick_ratio", ratio),
+    ]
+    table = Table(title="Growth summary, last 12 months")
+    table.add_column("Month")
+    for title, _, _ in columns:
+        table.add_column(title, justify="right")
+    for row in summary.iter_rows(named=True):
+        table.add_row(
+            row["month"].strftime("%Y-%m"), *(fmt(row[field]) for _, field, fmt in columns)
+        )
+    return table
+
+
+def main() -> None:
+    """Entry point of the ``custlens`` command."""
+    app()

@@ -1,0 +1,90 @@
+"""``customer_mrr``: each customer's month-end MRR on a gap-free month spine.
+
+DESIGN.md §3: the MRR of a customer in month m is the sum, over its recurring
+lines whose service period covers the last day of m
+(``period_start <= month_end(m) < period_end``), of
+``amount / period_months(period_start, period_end)``. The spine of a customer
+runs from its first month with MRR > 0 to the as-of month, gaps filled with 0.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import ibis
+
+from custlens.facts.month import (
+    index_of,
+    month_index,
+    month_start,
+    months_between,
+    period_months,
+)
+from custlens.facts.registry import FactContext, fact
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+MRR_DECIMALS = 2
+"""MRR is rounded to the cent per customer and month, so that float noise in
+``amount / months`` never shows up as an expansion or contraction."""
+
+
+@fact("customer_mrr", any_of=("src_subscription_lines", "src_customer_mrr"))
+def build(ctx: FactContext) -> ir.Table:
+    """Month-end MRR per customer and month, from its first paid month to the as-of month."""
+    last = index_of(ctx.as_of)
+    if ctx.has("src_subscription_lines"):
+        monthly = mrr_from_lines(ctx["src_subscription_lines"], ctx.as_of)
+    else:
+        given = ctx["src_customer_mrr"]
+        monthly = given.select(
+            "customer_id", month_idx=month_index(given.month), mrr=given.mrr.cast("float64")
+        ).filter(ibis._.month_idx <= last)
+    return on_spine(monthly, last)
+
+
+def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
+    """customer_id, month_idx, mrr from subscription lines (recurring only)."""
+    last = index_of(as_of)  # type: ignore[arg-type]
+    kind = lines.kind.fill_null("recurring") if "kind" in lines.columns else ibis.literal(
+        "recurring"
+    )
+    recurring = lines.filter(kind == "recurring", lines.period_start <= ibis.literal(as_of))
+    # Month m is covered when its last day lies in [start, end): from the
+    # start's month up to the month before the end's month.
+    spans = recurring.select(
+        "customer_id",
+        monthly=recurring.amount.cast("float64")
+        / period_months(recurring.period_start, recurring.period_end),
+        first_idx=month_index(recurring.period_start),
+        last_idx=ibis.least(month_index(recurring.period_end) - 1, last),
+    )
+    covered = (
+        spans.mutate(month_idx=months_between(spans.first_idx, spans.last_idx))
+        .unnest("month_idx")
+        .filter(ibis._.month_idx <= ibis._.last_idx)
+    )
+    return covered.group_by("customer_id", "month_idx").aggregate(
+        mrr=covered.monthly.sum().round(MRR_DECIMALS)
+    )
+
+
+def on_spine(monthly: ir.Table, last_index: int) -> ir.Table:
+    """Expand customer-month MRR to every month from the first paid one to ``last_index``."""
+    firsts = (
+        monthly.filter(monthly.mrr > 0)
+        .group_by("customer_id")
+        .aggregate(first_idx=ibis._.month_idx.min())
+    )
+    spine = (
+        firsts.select("customer_id", month_idx=months_between(firsts.first_idx, last_index))
+        .unnest("month_idx")
+        .filter(ibis._.month_idx <= last_index)
+    )
+    joined = spine.left_join(monthly, ["customer_id", "month_idx"])
+    return joined.select(
+        customer_id=joined.customer_id,
+        month=month_start(joined.month_idx),
+        mrr=joined.mrr.fill_null(0.0).cast("float64"),
+    )

@@ -1,0 +1,41 @@
+"""Numbers formatted for a person: currency, percentages, counts, ratios."""
+
+from __future__ import annotations
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def money(value: float | None, symbol: str = "$") -> str:
+    """$1,234,567 (no cents above 1,000; cents below); — for a missing value."""
+    if _missing(value):
+        return "—"
+    assert value is not None
+    sign = "-" if value < 0 else ""
+    amount = abs(value)
+    return f"{sign}{symbol}{amount:,.0f}" if amount >= 1000 else f"{sign}{symbol}{amount:,.2f}"
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """0.9634 → 96.3 %; — for a missing value."""
+    if _missing(value):
+        return "—"
+    assert value is not None
+    return f"{value * 100:.{digits}f} %"
+
+
+def number(value: float | None) -> str:
+    """1234 → 1,234; — for a missing value."""
+    if _missing(value):
+        return "—"
+    assert value is not None
+    return f"{value:,.0f}"
+
+
+def ratio(value: float | None) -> str:
+    """2.456 → 2.46×; — for a missing value."""
+    if _missing(value):
+        return "—"
+    assert value is not None
+    return f"{value:.2f}×"

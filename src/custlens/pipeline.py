@@ -1,0 +1,216 @@
+"""Runs the facts in dependency order, writes them atomically, records the run.
+
+A run computes every fact whose inputs are present into staging tables, then
+publishes all of them, together with its record in ``_custlens_runs``, in one
+swap. A failure before the swap leaves the previous facts in place and records
+the failed run. Each fact row carries the ``_run_id`` of the run that wrote it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import TYPE_CHECKING
+
+import ibis
+import polars as pl
+
+import custlens
+from custlens.config import Config
+from custlens.errors import CustlensError, PipelineError
+from custlens.facts import REGISTRY, FactContext, ordered
+from custlens.facts.month import index_of, month_index
+from custlens.sources.contract import SOURCE_PREFIX, TABLES
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from custlens.warehouse import Warehouse
+
+RUNS_TABLE = "_custlens_runs"
+RUN_ID_COLUMN = "_run_id"
+
+Progress = Callable[[str, str], None]
+"""Called with (fact name, event) where event is "start", "done" or "skipped"."""
+
+
+@dataclass
+class RunResult:
+    """What a run did."""
+
+    run_id: str
+    as_of: date | None
+    written: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    status: str = "succeeded"
+    seconds: float = 0.0
+
+
+def month_end(first_day: date) -> date:
+    """Last day of the month that starts at ``first_day``."""
+    nxt = date(first_day.year + first_day.month // 12, first_day.month % 12 + 1, 1)
+    return date.fromordinal(nxt.toordinal() - 1)
+
+
+def default_as_of_month(warehouse: Warehouse, today: date | None = None) -> date | None:
+    """The last month with any MRR or transaction, never later than today's month.
+
+    Returns the first day of that month, or None when there is no revenue data.
+    """
+    today = today or date.today()
+    candidates: list[int] = []
+    queries: list[ir.Scalar] = []
+    if warehouse.has(SOURCE_PREFIX + "subscription_lines"):
+        lines = warehouse.table(SOURCE_PREFIX + "subscription_lines")
+        recurring = lines.filter(lines.kind.fill_null("recurring") == "recurring")
+        # The last month whose month-end a line covers is the one before its end's month.
+        queries.append((month_index(recurring.period_end) - 1).max())
+    if warehouse.has(SOURCE_PREFIX + "customer_mrr"):
+        given = warehouse.table(SOURCE_PREFIX + "customer_mrr")
+        queries.append(month_index(given.month).max(where=given.mrr > 0))
+    if warehouse.has(SOURCE_PREFIX + "transactions"):
+        tx = warehouse.table(SOURCE_PREFIX + "transactions")
+        queries.append(month_index(tx.created_at.date()).max())
+    for query in queries:
+        value = warehouse.scalar(query)
+        if value is not None and value == value:  # skip null and NaN
+            candidates.append(int(value))
+    if not candidates:
+        return None
+    last = min(max(candidates), index_of(today))
+    return date(last // 12, last % 12 + 1, 1)
+
+
+def run(
+    warehouse: Warehouse,
+    config: Config,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+    today: date | None = None,
+) -> RunResult:
+    """Compute every fact whose inputs are loaded and publish them in one swap.
+
+    Args:
+        warehouse: where sources are read and facts written.
+        config: the workspace settings.
+        as_of: first day of the as-of month; default: the config's, else
+            :func:`default_as_of_month`.
+        progress: told when each fact starts, ends or is skipped.
+        today: the date that caps the default as-of (for tests).
+
+    Raises:
+        PipelineError: a fact failed; nothing was published and the run is
+            recorded as failed.
+    """
+    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    clock = time.perf_counter()
+    run_id = uuid.uuid4().hex[:12]
+    month = as_of or config.as_of_month() or default_as_of_month(warehouse, today)
+    result = RunResult(run_id, month)
+    notify = progress or (lambda name, event: None)
+
+    sources = {
+        name: warehouse.table(name)
+        for name in warehouse.list_tables()
+        if name.startswith(SOURCE_PREFIX) and name[len(SOURCE_PREFIX) :] in TABLES
+    }
+    inputs = fingerprints(warehouse, sources)
+    tables: dict[str, ir.Table] = dict(sources)
+    staged: list[str] = []
+    try:
+        for f in ordered(REGISTRY):
+            gaps = f.missing(tables)
+            if month is None and not gaps:
+                gaps = ["revenue data to set the as-of month (load MRR or transactions)"]
+            if gaps:
+                result.skipped[f.name] = "needs " + ", ".join(gaps)
+                notify(f.name, "skipped")
+                continue
+            notify(f.name, "start")
+            assert month is not None
+            ctx = FactContext(tables, month_end(month), config)
+            expr = f.build(ctx).mutate(**{RUN_ID_COLUMN: ibis.literal(run_id)})
+            tables[f.name] = warehouse.stage(f.name, expr)
+            staged.append(f.name)
+            result.written[f.name] = int(warehouse.scalar(tables[f.name].count()))
+            notify(f.name, "done")
+        result.seconds = time.perf_counter() - clock
+        record = _record(result, started, inputs)
+        warehouse.stage(RUNS_TABLE, _with_history(warehouse, record))
+        warehouse.publish([*staged, RUNS_TABLE])
+    except Exception as exc:
+        warehouse.discard([*staged, RUNS_TABLE])
+        result.status = "failed"
+        result.seconds = time.perf_counter() - clock
+        failed = _record(result, started, inputs, error=str(exc))
+        try:
+            warehouse.write_tables({RUNS_TABLE: _with_history(warehouse, failed)})
+        except CustlensError:
+            pass  # the original error is the one worth reporting
+        if isinstance(exc, CustlensError):
+            raise
+        raise PipelineError(f"run {run_id} failed: {exc}; the previous facts are unchanged") from exc
+    return result
+
+
+def fingerprints(warehouse: Warehouse, tables: dict[str, ir.Table]) -> dict[str, dict[str, int]]:
+    """Row count and a content checksum of each input, so a run can be traced to its data."""
+    out: dict[str, dict[str, int]] = {}
+    for name, table in tables.items():
+        # The checksum is order-independent and stays small enough to sum on any engine.
+        cells = [table[c].cast("string").fill_null("∅") for c in table.columns]
+        row_hash = cells[0].concat(*cells[1:])
+        expr = table.aggregate(
+            rows=table.count(), checksum=(row_hash.hash() % 1_000_003).abs().sum()
+        )
+        values = warehouse.to_polars(expr).row(0, named=True)
+        out[name[len(SOURCE_PREFIX) :]] = {
+            "rows": int(values["rows"]),
+            "checksum": int(values["checksum"] or 0),
+        }
+    return out
+
+
+def _record(
+    result: RunResult,
+    started: datetime,
+    inputs: dict[str, dict[str, int]],
+    error: str | None = None,
+) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "run_id": [result.run_id],
+            "started_at": [started],
+            "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
+            "as_of": [month_end(result.as_of) if result.as_of else None],
+            "status": [result.status],
+            "inputs": [json.dumps(inputs, sort_keys=True)],
+            "facts": [json.dumps(result.written, sort_keys=True)],
+            "skipped": [json.dumps(result.skipped, sort_keys=True)],
+            "error": [error],
+            "version": [custlens.__version__],
+        },
+        schema={
+            "run_id": pl.String,
+            "started_at": pl.Datetime("us"),
+            "finished_at": pl.Datetime("us"),
+            "as_of": pl.Date,
+            "status": pl.String,
+            "inputs": pl.String,
+            "facts": pl.String,
+            "skipped": pl.String,
+            "error": pl.String,
+            "version": pl.String,
+        },
+    )
+
+
+def _with_history(warehouse: Warehouse, record: pl.DataFrame) -> pl.DataFrame:
+    if not warehouse.has(RUNS_TABLE):
+        return record
+    history = warehouse.to_polars(warehouse.table(RUNS_TABLE)).cast(record.schema)  # type: ignore[arg-type]
+    return pl.concat([history, record])

@@ -1,0 +1,169 @@
+"""The library facade: one object that the CLI, the server and the tests all call.
+
+A workspace is a folder with ``custlens.yml`` (see :mod:`custlens.config`)
+and, by default, the DuckDB warehouse file beside it.
+
+Example::
+
+    ws = Workspace.init("acme")
+    ws.generate(customers=500, months=24, seed=7)
+    ws.run()
+    ws.table("growth_summary").tail(3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from custlens.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, Config, load_config
+from custlens.errors import ConfigError, ContractError, NotFoundError
+from custlens.pipeline import RUN_ID_COLUMN, RUNS_TABLE, Progress, RunResult
+from custlens.sources.contract import SOURCE_PREFIX, TABLES
+from custlens.warehouse import Warehouse
+
+
+class Workspace:
+    """A custlens workspace: its config, its warehouse, its sources and facts."""
+
+    def __init__(self, path: str | Path = ".") -> None:
+        self.path = Path(path).resolve()
+        self.config: Config = load_config(self.path / CONFIG_FILE)
+        self._warehouse: Warehouse | None = None
+
+    @classmethod
+    def init(cls, path: str | Path, *, warehouse: str | None = None) -> Workspace:
+        """Create the folder and a commented ``custlens.yml`` (kept if it exists)."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / CONFIG_FILE
+        if not config.exists():
+            text = DEFAULT_CONFIG_TEXT
+            if warehouse:
+                text = text.replace(
+                    "warehouse: duckdb:///custlens.duckdb", f"warehouse: {warehouse}"
+                )
+            config.write_text(text, encoding="utf-8")
+        return cls(folder)
+
+    @property
+    def warehouse(self) -> Warehouse:
+        """The warehouse, connected on first use."""
+        if self._warehouse is None:
+            self._warehouse = Warehouse.connect(self.config.warehouse, self.path)
+        return self._warehouse
+
+    def close(self) -> None:
+        if self._warehouse is not None:
+            self._warehouse.close()
+            self._warehouse = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sources ----------------------------------------------------------
+
+    def load(self, items: Mapping[str, str | Path | Any]) -> dict[str, int]:
+        """Validate and load sources, all or nothing.
+
+        Args:
+            items: contract table name → a CSV/Parquet path, a Postgres URL
+                (``postgresql://host/db?table=schema.name``) or a data frame.
+
+        Returns:
+            Rows loaded per table.
+
+        Raises:
+            ContractError: any item is invalid; nothing was loaded.
+        """
+        from custlens.sources.load import load_sources
+
+        return load_sources(self.warehouse, items)
+
+    def load_dir(self, directory: str | Path) -> dict[str, int]:
+        """Load every ``<table>.csv|parquet`` of a folder, all or nothing."""
+        from custlens.sources.load import find_sources
+
+        found = find_sources(Path(directory))
+        if not found:
+            known = ", ".join(TABLES)
+            raise ContractError(f"{directory}: no <table>.csv or .parquet files (tables: {known})")
+        return self.load(found)
+
+    def generate(
+        self,
+        customers: int = 1000,
+        months: int = 24,
+        seed: int = 0,
+        start: date | None = None,
+        out: str | Path | None = None,
+        fmt: str = "parquet",
+    ) -> dict[str, int]:
+        """Generate a synthetic data set; write it to ``out``, or load it when ``out`` is None."""
+        from custlens.synth import generate, write
+
+        frames = generate(customers=customers, months=months, seed=seed, start=start)
+        if out is not None:
+            write(frames, Path(out), fmt=fmt)
+            return {name: frame.height for name, frame in frames.items()}
+        return self.load(frames)
+
+    # -- facts ------------------------------------------------------------
+
+    def run(self, as_of: date | None = None, progress: Progress | None = None) -> RunResult:
+        """Compute every fact whose inputs are loaded (see :func:`custlens.pipeline.run`)."""
+        from custlens.pipeline import run
+
+        return run(self.warehouse, self.config, as_of=as_of, progress=progress)
+
+    def tables(self) -> list[str]:
+        """Live tables of the warehouse: sources (``src_…``), facts and the run log."""
+        return self.warehouse.list_tables()
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A fact, a source (by its contract name) or the run log, as a Polars frame.
+
+        Raises:
+            NotFoundError: no such table; the message lists the ones there are.
+        """
+        stored = self._stored_name(name)
+        frame = self.warehouse.to_polars(self.warehouse.table(stored))
+        sort = [c for c in ("month", "value_type_id", "customer_id") if c in frame.columns]
+        return frame.sort(sort) if sort and name != RUNS_TABLE else frame
+
+    def runs(self) -> pl.DataFrame:
+        """The run log, newest first."""
+        if not self.warehouse.has(RUNS_TABLE):
+            return pl.DataFrame()
+        return self.table(RUNS_TABLE).sort("started_at", descending=True)
+
+    def export(self, name: str, out: str | Path) -> Path:
+        """Write a table to CSV or Parquet, chosen by the file's extension."""
+        target = Path(out)
+        suffix = target.suffix.lower()
+        if suffix not in (".csv", ".parquet"):
+            raise ConfigError(f"{target}: export writes .csv or .parquet, not {suffix or 'no extension'!r}")
+        frame = self.table(name).drop(RUN_ID_COLUMN, strict=False)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".csv":
+            frame.write_csv(target)
+        else:
+            frame.write_parquet(target)
+        return target
+
+    def _stored_name(self, name: str) -> str:
+        present = self.warehouse.list_tables()
+        for candidate in (name, SOURCE_PREFIX + name):
+            if candidate in present:
+                return candidate
+        facts = sorted(n for n in present if not n.startswith(("_", SOURCE_PREFIX)))
+        raise NotFoundError(
+            f"no table {name!r}; facts: {', '.join(facts) or 'none (run `custlens run`)'}"
+        )
