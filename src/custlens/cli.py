@@ -36,6 +36,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
+if not console.is_terminal:
+    # Piped or captured output: wide enough for the KPI tables, never wrapped at 80.
+    console.width = 160
 err_console = Console(stderr=True)
 
 
@@ -197,9 +200,13 @@ def demo(
     """Generate, load and run a demo workspace, then show the last twelve months."""
     from custlens.workspace import Workspace
 
+    # The data ends last month, so the demo reads like this Monday's numbers.
+    today = date.today()
+    end = today.year * 12 + today.month - 1
+    start = date((end - months) // 12, (end - months) % 12 + 1, 1)
     with Workspace.init(directory) as ws:
         with console.status(f"Generating {customers:,} customers × {months} months…"):
-            ws.generate(customers=customers, months=months, seed=seed)
+            ws.generate(customers=customers, months=months, seed=seed, start=start)
         result = _run_with_progress(ws, None)
         summary = ws.table("growth_summary").tail(12)
     console.print(kpi_table(summary))

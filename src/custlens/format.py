@@ -8,13 +8,13 @@ def _missing(value: object) -> bool:
 
 
 def money(value: float | None, symbol: str = "$") -> str:
-    """$1,234,567 (no cents above 1,000; cents below); — for a missing value."""
+    """$1,234,567 (whole units from 100 up, cents below); — for a missing value."""
     if _missing(value):
         return "—"
     assert value is not None
     sign = "-" if value < 0 else ""
     amount = abs(value)
-    return f"{sign}{symbol}{amount:,.0f}" if amount >= 1000 else f"{sign}{symbol}{amount:,.2f}"
+    return f"{sign}{symbol}{amount:,.0f}" if amount >= 100 else f"{sign}{symbol}{amount:,.2f}"
 
 
 def percent(value: float | None, digits: int = 1) -> str:

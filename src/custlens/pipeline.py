@@ -59,6 +59,11 @@ def month_end(first_day: date) -> date:
 def default_as_of_month(warehouse: Warehouse, today: date | None = None) -> date | None:
     """The last month with any MRR or transaction, never later than today's month.
 
+    For subscription lines this is the month of the latest period start: the
+    last month that was billed. (An annual line billed last month covers
+    eleven more months; taking its end would put the as-of date a year ahead
+    of the data, with every monthly customer churned.)
+
     Returns the first day of that month, or None when there is no revenue data.
     """
     today = today or date.today()
@@ -67,8 +72,7 @@ def default_as_of_month(warehouse: Warehouse, today: date | None = None) -> date
     if warehouse.has(SOURCE_PREFIX + "subscription_lines"):
         lines = warehouse.table(SOURCE_PREFIX + "subscription_lines")
         recurring = lines.filter(lines.kind.fill_null("recurring") == "recurring")
-        # The last month whose month-end a line covers is the one before its end's month.
-        queries.append((month_index(recurring.period_end) - 1).max())
+        queries.append(month_index(recurring.period_start).max())
     if warehouse.has(SOURCE_PREFIX + "customer_mrr"):
         given = warehouse.table(SOURCE_PREFIX + "customer_mrr")
         queries.append(month_index(given.month).max(where=given.mrr > 0))
