@@ -103,18 +103,12 @@ def bridge(
         reactivated=rows.reactivated.fill_null(0),
         churned=rows.churned.fill_null(0),
     )
-    start = ibis.literal(0, "int64")
-    if balances is not None:
-        given = balances.select(
-            value_type_id=balances.value_type_id.cast("int64"),
-            given=balances.nr_of_customers.cast("int64"),
-        )
-        rows = rows.left_join(given, "value_type_id")
-        start = rows.given
-    if opening is not None:
-        rows = rows.left_join(opening, "value_type_id")
-        start = start.fill_null(rows.opening) if balances is not None else rows.opening
-    rows = rows.mutate(starting_balance=start.fill_null(0).cast("int64"))
+    starts = _starting_balances(balances, opening)
+    if starts is None:
+        rows = rows.mutate(starting_balance=ibis.literal(0, "int64"))
+    else:
+        rows = rows.left_join(starts, "value_type_id")
+        rows = rows.mutate(starting_balance=rows.starting_balance.fill_null(0).cast("int64"))
     rows = rows.mutate(net_new=rows.new + rows.reactivated - rows.churned)
     running = ibis.cumulative_window(group_by="value_type_id", order_by="month_idx")
     rows = rows.mutate(cum_net_new=rows.net_new.sum().over(running).cast("int64"))
@@ -132,6 +126,22 @@ def bridge(
         ).cast("int64"),
         ending_balance=(rows.starting_balance + rows.cum_net_new).cast("int64"),
     ).order_by("value_type_id", "month")
+
+
+def _starting_balances(balances: ir.Table | None, opening: ir.Table | None) -> ir.Table | None:
+    """value_type_id, starting_balance: the given balances, else the MRR opening balance."""
+    given = None
+    if balances is not None:
+        given = balances.select(
+            value_type_id=balances.value_type_id.cast("int64"),
+            starting_balance=balances.nr_of_customers.cast("int64"),
+        )
+    if opening is None:
+        return given
+    derived = opening.select("value_type_id", starting_balance=opening.opening)
+    if given is None:
+        return derived
+    return given.union(derived.anti_join(given, "value_type_id"))
 
 
 def run_worker(revenue_info_df: pl.DataFrame, starting_balance_df: pl.DataFrame) -> pl.DataFrame:
