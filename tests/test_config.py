@@ -1,0 +1,57 @@
+"""custlens.yml: validated, and a bad key is named with its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from custlens.config import CONFIG_FILE, Config, load_config, parse_month
+from custlens.errors import ConfigError
+from custlens.workspace import Workspace
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / CONFIG_FILE
+    path.write_text(text)
+    return path
+
+
+def test_init_writes_a_config_that_loads_with_the_defaults(tmp_path):
+    ws = Workspace.init(tmp_path / "acme")
+    assert (tmp_path / "acme" / CONFIG_FILE).exists()
+    assert ws.config == Config()
+    assert ws.config.warehouse == "duckdb:///custlens.duckdb"
+
+
+def test_misspelt_key_is_named_with_its_line(tmp_path):
+    path = write(tmp_path, "warehouse: duckdb:///x.duckdb\n\ngross_margn: 0.8\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"{path}:3" in str(err.value)
+    assert "unknown key 'gross_margn'" in str(err.value)
+
+
+def test_bad_values_are_named(tmp_path):
+    path = write(tmp_path, "as_of: 2024-13\nopening_balance: sometimes\ngross_margin: 1.5\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    message = str(err.value)
+    assert f"{path}:1: as_of" in message
+    assert f"{path}:2: opening_balance" in message
+    assert f"{path}:3: gross_margin" in message
+
+
+def test_missing_file_and_non_mapping(tmp_path):
+    with pytest.raises(ConfigError, match="custlens init"):
+        load_config(tmp_path / CONFIG_FILE)
+    with pytest.raises(ConfigError, match="mapping"):
+        load_config(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "a: [\n"))
+
+
+def test_parse_month():
+    assert parse_month("2024-02").isoformat() == "2024-02-01"
+    with pytest.raises(ConfigError, match="YYYY-MM"):
+        parse_month("2024-2")
