@@ -1,7 +1,48 @@
-"""custlens: customer and revenue analytics, written once in Ibis, run on DuckDB or Spark."""
+"""custlens: customer and revenue analytics, written once in Ibis, run on DuckDB or Spark.
+
+The public API::
+
+    from custlens import Workspace
+    ws = Workspace("acme")
+    ws.run()
+    ws.table("growth_summary")
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from custlens.errors import (
+    ConfigError,
+    ContractError,
+    CustlensError,
+    NotFoundError,
+    PipelineError,
+    WarehouseError,
+)
+
+if TYPE_CHECKING:
+    from custlens.workspace import Workspace
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ConfigError",
+    "ContractError",
+    "CustlensError",
+    "NotFoundError",
+    "PipelineError",
+    "WarehouseError",
+    "Workspace",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Workspace pulls in Ibis and Polars; importing it lazily keeps
+    # `custlens --help` fast.
+    if name == "Workspace":
+        from custlens.workspace import Workspace
+
+        return Workspace
+    raise AttributeError(f"module 'custlens' has no attribute {name!r}")
