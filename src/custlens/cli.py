@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +49,12 @@ class State:
 
 
 state = State()
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
 
 WorkspaceOption = Annotated[
     Path,
@@ -119,11 +126,13 @@ def generate(
     out: Annotated[
         Path | None, typer.Option(help="Write files here instead of loading them.")
     ] = None,
-    format: Annotated[str, typer.Option(help="csv or parquet (with --out).")] = "parquet",
+    format: Annotated[
+        FileFormat, typer.Option(help="File format with --out.")
+    ] = FileFormat.parquet,
 ) -> None:
     """Generate a synthetic B2B SaaS data set, and load it (or write it with --out)."""
     with _open() as ws, console.status("Generating…"):
-        counts = ws.generate(customers, months, seed, _month(start), out=out, fmt=format)
+        counts = ws.generate(customers, months, seed, _month(start), out=out, fmt=format.value)
     table = Table("table", "rows", title=f"Written to {out}" if out else "Generated and loaded")
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")

@@ -30,7 +30,8 @@ class Config(_Strict):
 
     warehouse: str = Field(
         default="duckdb:///custlens.duckdb",
-        description="Ibis URL of the warehouse; a relative DuckDB path is taken from the workspace.",
+        description="Ibis URL of the warehouse; a relative DuckDB path is taken from "
+        "the workspace.",
     )
     as_of: str | None = Field(
         default=None,

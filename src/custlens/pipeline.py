@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 import ibis
@@ -110,7 +110,7 @@ def run(
         PipelineError: a fact failed; nothing was published and the run is
             recorded as failed.
     """
-    started = datetime.now(timezone.utc).replace(tzinfo=None)
+    started = datetime.now(UTC).replace(tzinfo=None)
     clock = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]
     month = as_of or config.as_of_month() or default_as_of_month(warehouse, today)
@@ -157,7 +157,9 @@ def run(
             pass  # the original error is the one worth reporting
         if isinstance(exc, CustlensError):
             raise
-        raise PipelineError(f"run {run_id} failed: {exc}; the previous facts are unchanged") from exc
+        raise PipelineError(
+            f"run {run_id} failed: {exc}; the previous facts are unchanged"
+        ) from exc
     return result
 
 
@@ -189,7 +191,7 @@ def _record(
         {
             "run_id": [result.run_id],
             "started_at": [started],
-            "finished_at": [datetime.now(timezone.utc).replace(tzinfo=None)],
+            "finished_at": [datetime.now(UTC).replace(tzinfo=None)],
             "as_of": [month_end(result.as_of) if result.as_of else None],
             "status": [result.status],
             "inputs": [json.dumps(inputs, sort_keys=True)],

@@ -34,10 +34,8 @@ from custlens.errors import NotFoundError, WarehouseError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
-    import pyarrow as pa
 
 STAGE_PREFIX = "_stage_"
-
 
 
 class Warehouse:
@@ -117,8 +115,10 @@ class Warehouse:
 
     def list_tables(self) -> list[str]:
         """Names of the live tables (staging tables excluded)."""
-        names = self.con.list_tables(database=self._database) if self._database else (
-            self.con.list_tables()
+        names = (
+            self.con.list_tables(database=self._database)
+            if self._database
+            else (self.con.list_tables())
         )
         # Spark lists session temp views (Ibis memtables) with a database's tables.
         return sorted(n for n in names if not n.startswith((STAGE_PREFIX, "ibis_")))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -104,7 +104,7 @@ class Workspace:
         seed: int = 0,
         start: date | None = None,
         out: str | Path | None = None,
-        fmt: str = "parquet",
+        fmt: Literal["csv", "parquet"] = "parquet",
     ) -> dict[str, int]:
         """Generate a synthetic data set; write it to ``out``, or load it when ``out`` is None."""
         from custlens.synth import generate, write
@@ -149,7 +149,9 @@ class Workspace:
         target = Path(out)
         suffix = target.suffix.lower()
         if suffix not in (".csv", ".parquet"):
-            raise ConfigError(f"{target}: export writes .csv or .parquet, not {suffix or 'no extension'!r}")
+            raise ConfigError(
+                f"{target}: export writes .csv or .parquet, not {suffix or 'no extension'!r}"
+            )
         frame = self.table(name).drop(RUN_ID_COLUMN, strict=False)
         target.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":

@@ -44,7 +44,9 @@ def moves_of(facts: dict[str, pl.DataFrame], customer: str) -> list[tuple[str, s
 
 def test_annual_line_is_twelve_months_of_mrr(run_facts):
     # 1200 for 2024-01-01 → 2025-01-01 is 12 calendar months: 100 a month.
-    facts = run_facts({"subscription_lines": lines(("a", D(2024, 1, 1), D(2025, 1, 1), 1200))}, D(2025, 2, 1))
+    facts = run_facts(
+        {"subscription_lines": lines(("a", D(2024, 1, 1), D(2025, 1, 1), 1200))}, D(2025, 2, 1)
+    )
     assert mrr_of(facts, "a") == {
         **{f"2024-{m:02d}": 100.0 for m in range(1, 13)},
         "2025-01": 0.0,
@@ -56,8 +58,15 @@ def test_annual_line_is_twelve_months_of_mrr(run_facts):
 def test_quarterly_mid_month_line_covers_the_month_ends_inside_it(run_facts):
     # 300 for Jan 15 → Apr 15 is 3 months (same day of month): 100 a month. Its
     # period holds the month ends Jan 31, Feb 29 and Mar 31, not Apr 30.
-    facts = run_facts({"subscription_lines": lines(("q", D(2024, 1, 15), D(2024, 4, 15), 300))}, D(2024, 4, 1))
-    assert mrr_of(facts, "q") == {"2024-01": 100.0, "2024-02": 100.0, "2024-03": 100.0, "2024-04": 0.0}
+    facts = run_facts(
+        {"subscription_lines": lines(("q", D(2024, 1, 15), D(2024, 4, 15), 300))}, D(2024, 4, 1)
+    )
+    assert mrr_of(facts, "q") == {
+        "2024-01": 100.0,
+        "2024-02": 100.0,
+        "2024-03": 100.0,
+        "2024-04": 0.0,
+    }
 
 
 def test_month_length_rules_weeks_days_and_clamped_month_ends(run_facts):
@@ -66,7 +75,8 @@ def test_month_length_rules_weeks_days_and_clamped_month_ends(run_facts):
             "subscription_lines": lines(
                 # Jan 22 → Feb 19 is 28 days = 4 weeks = 4 × 12/52 months; 120 / (48/52) = 130.
                 ("w", D(2024, 1, 22), D(2024, 2, 19), 120),
-                # Jan 10 → Feb 20 is 41 days, neither months nor weeks: 400 × 30.4375 / 41 = 296.951… → 296.95.
+                # Jan 10 → Feb 20 is 41 days, neither months nor weeks:
+                # 400 × 30.4375 / 41 = 296.951… → 296.95.
                 ("d", D(2024, 1, 10), D(2024, 2, 20), 400),
                 # Jan 31 → Feb 29 (2024) is one month, clamped at February's end: 100.
                 ("c", D(2024, 1, 31), D(2024, 2, 29), 100),
@@ -231,9 +241,7 @@ def test_growth_summary_by_hand(run_facts):
 
 def test_cac_from_acquisition_costs_and_from_marketing_spend(run_facts):
     costs = pl.DataFrame({"customer_id": ["a", "b", "c"], "cac": [1000.0, 3000.0, 600.0]})
-    facts = run_facts(
-        {"subscription_lines": SCENARIO, "acquisition_costs": costs}, D(2024, 4, 1)
-    )
+    facts = run_facts({"subscription_lines": SCENARIO, "acquisition_costs": costs}, D(2024, 4, 1))
     g = facts["growth_summary"].sort("month").to_dicts()
     # Jan: a and b are new → spend 4000, CAC 2000; ARPA 150 → payback 2000 / 150.
     assert [r["cac_spend"] for r in g] == [4000.0, 600.0, 0.0, 0.0]

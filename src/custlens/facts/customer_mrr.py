@@ -47,8 +47,8 @@ def build(ctx: FactContext) -> ir.Table:
 def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
     """customer_id, month_idx, mrr from subscription lines (recurring only)."""
     last = index_of(as_of)  # type: ignore[arg-type]
-    kind = lines.kind.fill_null("recurring") if "kind" in lines.columns else ibis.literal(
-        "recurring"
+    kind = (
+        lines.kind.fill_null("recurring") if "kind" in lines.columns else ibis.literal("recurring")
     )
     recurring = lines.filter(kind == "recurring", lines.period_start <= ibis.literal(as_of))
     # Month m is covered when its last day lies in [start, end): from the

@@ -106,7 +106,8 @@ TABLES: dict[str, Table] = {
                 _c("discount", "float", min=0),
             ),
             ordered=(("period_start", "period_end"),),
-            description="Billed lines: amount covers the service period [period_start, period_end).",
+            description="Billed lines: amount covers the service period "
+            "[period_start, period_end).",
         ),
         Table(
             "customer_mrr",
@@ -213,7 +214,8 @@ TABLES: dict[str, Table] = {
                 _c("nr_of_customers", "int", True, min=0),
                 _c("amount", "float"),
             ),
-            description="Customer movements by date (budget and forecast; actuals when no MRR is loaded).",
+            description="Customer movements by date (budget and forecast; actuals "
+            "when no MRR is loaded).",
         ),
         Table(
             "starting_balances",
