@@ -90,16 +90,7 @@ def build(ctx: FactContext) -> ir.Table:
             rows.ending_customers.lag().over(by_month),
         ).cast("int64"),
     )
-    spend = _cac_spend(ctx, moves)
-    if spend is None:
-        rows = rows.mutate(cac_spend=ibis.null("float64"))
-    elif ctx.config.cac_source != "marketing_spend" and ctx.has("src_acquisition_costs"):
-        # No new customers means no acquisition spend that month.
-        rows = rows.left_join(spend, "month_idx")
-        rows = rows.mutate(cac_spend=rows.cac_spend.fill_null(0.0))
-    else:
-        # A month missing from marketing_spend is unknown, not free.
-        rows = rows.left_join(spend, "month_idx")
+    rows = _with_cac_spend(ctx, moves, rows)
 
     s, n, e = rows.starting_mrr, rows.new_mrr, rows.expansion_mrr
     r, c, x = rows.reactivation_mrr, rows.contraction_mrr, rows.churn_mrr
@@ -159,26 +150,30 @@ def build(ctx: FactContext) -> ir.Table:
     ).order_by("month")
 
 
-def _cac_spend(ctx: FactContext, moves: ir.Table) -> ir.Table | None:
-    """month_idx, cac_spend: acquisition spend per month, or None when no source is loaded.
+def _with_cac_spend(ctx: FactContext, moves: ir.Table, rows: ir.Table) -> ir.Table:
+    """Add cac_spend, the month's acquisition spend; null when no source is loaded.
 
-    auto: Σ cac of the month's new customers when acquisition_costs is loaded,
-    else the month's marketing spend.
+    auto: Σ cac of the month's new customers when acquisition_costs is loaded
+    (a month without new customers spent 0), else the month's marketing spend
+    (a month missing from it is unknown: null, not free).
     """
     source = ctx.config.cac_source
     if source in ("auto", "acquisition_costs") and ctx.has("src_acquisition_costs"):
         costs = ctx["src_acquisition_costs"]
         new = moves.filter(moves.movement == "new")
         joined = new.join(costs, "customer_id")
-        return joined.group_by(month_idx=month_index(joined.month)).aggregate(
+        spend = joined.group_by(month_idx=month_index(joined.month)).aggregate(
             cac_spend=joined.cac.sum().cast("float64")
         )
+        rows = rows.left_join(spend, "month_idx")
+        return rows.mutate(cac_spend=rows.cac_spend.fill_null(0.0))
     if source in ("auto", "marketing_spend") and ctx.has("src_marketing_spend"):
         mkt = ctx["src_marketing_spend"]
-        return mkt.group_by(month_idx=month_index(mkt.month)).aggregate(
+        spend = mkt.group_by(month_idx=month_index(mkt.month)).aggregate(
             cac_spend=mkt.amount.sum().cast("float64")
         )
-    return None
+        return rows.left_join(spend, "month_idx")
+    return rows.mutate(cac_spend=ibis.null("float64"))
 
 
 def _annual_retention(mrr: ir.Table) -> ir.Table:
