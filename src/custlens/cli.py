@@ -25,7 +25,8 @@ class _Commands(TyperGroup):
         except CustlensError as exc:
             if state.debug:
                 raise
-            err_console.print(f"[red]error:[/] {escape(str(exc))}")
+            # soft_wrap: a long path must stay on one line, copyable.
+            err_console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(1) from None
 
 

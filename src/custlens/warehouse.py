@@ -163,8 +163,12 @@ class Warehouse:
         if self.kind == "pyspark":
             path = self._spark_path(staged)
             shutil.rmtree(path, ignore_errors=True)
-            expr = obj if isinstance(obj, ibis.Table) else ibis.memtable(obj)
-            self.con.to_parquet_dir(expr, path)
+            if isinstance(obj, ibis.Table):
+                self.con.to_parquet_dir(obj, path)
+            else:
+                # Straight from Arrow: going through pandas would turn a null
+                # string into the text "NaN".
+                self.con._session.createDataFrame(_to_arrow(obj)).write.parquet(str(path))
             self._spark_register(staged, path)
         else:
             self.con.create_table(staged, obj, overwrite=True)
@@ -247,6 +251,16 @@ class Warehouse:
         staged.rename(live)
         self._spark_register(name, live)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _to_arrow(obj: Any) -> pa.Table:
+    import pyarrow as pa
+
+    if isinstance(obj, pa.Table):
+        return obj
+    if isinstance(obj, pl.DataFrame):
+        return obj.to_arrow()
+    return pa.Table.from_pandas(obj, preserve_index=False)
 
 
 def spark_session(master: str = "local[*]") -> Any:

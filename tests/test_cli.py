@@ -1,0 +1,309 @@
+"""The ``custlens`` command line through Typer's CliRunner, on DuckDB.
+
+Each command is checked by what it leaves behind (files, warehouse tables) and
+by what it tells a person (the run table, ``error: …`` with exit code 1, no
+traceback unless ``--debug``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner, Result
+
+from custlens.cli import app
+from custlens.config import CONFIG_FILE
+from custlens.errors import ConfigError
+from custlens.facts import REGISTRY
+from custlens.sources.contract import TABLES
+from custlens.synth import TABLE_NAMES
+from custlens.workspace import Workspace
+
+runner = CliRunner()
+REVENUE_FACTS = {"customer_mrr", "mrr_movements", "growth_summary", "customer_count"}
+
+
+def cli(*args: object) -> Result:
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def flat(text: str) -> str:
+    """Output with Rich's line wrapping undone (Rich keeps the space at a wrap point)."""
+    return text.replace("\n", "")
+
+
+def assert_user_error(result: Result) -> str:
+    """Exit code 1, ``error: …`` and no traceback; returns the unwrapped output."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert result.output.lstrip().startswith("error:"), result.output
+    return flat(result.output)
+
+
+def init(folder: Path) -> Path:
+    result = cli("init", folder)
+    assert result.exit_code == 0, result.output
+    return folder
+
+
+def table_or_none(folder: Path, name: str) -> pl.DataFrame | None:
+    with Workspace(folder) as ws:
+        return ws.table(name) if f"src_{name}" in ws.tables() else None
+
+
+# -- init and config ----------------------------------------------------------
+
+
+def test_init_writes_a_config_that_opens(tmp_path: Path) -> None:
+    result = cli("init", tmp_path / "acme")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "acme" / CONFIG_FILE).is_file()
+    with Workspace(tmp_path / "acme") as ws:
+        assert ws.config.warehouse == "duckdb:///custlens.duckdb"
+        assert ws.config.gross_margin == 1.0
+
+
+def test_init_keeps_an_existing_config(tmp_path: Path) -> None:
+    folder = init(tmp_path / "acme")
+    (folder / CONFIG_FILE).write_text("gross_margin: 0.5\n")
+    assert cli("init", folder).exit_code == 0
+    assert (folder / CONFIG_FILE).read_text() == "gross_margin: 0.5\n"
+
+
+MISSPELT = "# settings\nwarehouse: duckdb:///custlens.duckdb\ngross_margn: 0.8\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["run", "--as-of", "2024-06"],
+        ["load", "customers", "customers.csv"],
+        ["export", "growth_summary", "--out", "g.csv"],
+        ["generate", "--customers", "5", "--months", "2"],
+    ],
+    ids=lambda c: " ".join(c),
+)
+def test_a_misspelt_config_key_is_an_error_naming_key_and_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    folder = init(tmp_path / "ws")
+    (folder / CONFIG_FILE).write_text(MISSPELT)
+    out = assert_user_error(cli("-w", folder, *command))
+    assert "gross_margn" in out
+    assert f"{CONFIG_FILE}:3" in out
+
+
+def test_error_messages_are_printed_on_one_line_however_long(tmp_path: Path) -> None:
+    # A person copies the path out of the message: Rich must not fold it at
+    # 80 columns (stdout is widened when piped; stderr must be too).
+    folder = init(tmp_path / "a-workspace-folder-with-a-rather-long-name-as-real-ones-have")
+    (folder / CONFIG_FILE).write_text(MISSPELT)
+    result = cli("-w", folder, "run")
+    assert result.exit_code == 1
+    expected = f"error: {folder.resolve() / CONFIG_FILE}:3: unknown key 'gross_margn'"
+    assert expected in result.output.splitlines(), result.output
+
+
+# -- generate and load -----------------------------------------------------------
+
+
+def test_generate_with_out_writes_the_csv_files(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    out = tmp_path / "data"
+    result = cli(
+        "-w", folder, "generate", "--customers", 60, "--months", 6, "--seed", 1,
+        "--out", out, "--format", "csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{t}.csv" for t in TABLE_NAMES)
+    lines = pl.read_csv(out / "subscription_lines.csv")
+    assert {"customer_id", "period_start", "period_end", "amount"} <= set(lines.columns)
+    # 60 billing customers, plus 60 // 100 = 0 duplicate CRM records.
+    assert pl.read_csv(out / "customers.csv")["customer_id"].n_unique() == 60
+    # --out writes files only: nothing is loaded into the workspace.
+    with Workspace(folder) as ws:
+        assert ws.tables() == []
+
+
+def test_load_dir_loads_every_file(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    out = tmp_path / "data"
+    cli("-w", folder, "generate", "--customers", 60, "--months", 6, "--seed", 1,
+        "--out", out, "--format", "csv")  # fmt: skip
+    result = cli("-w", folder, "load", out)
+    assert result.exit_code == 0, result.output
+    with Workspace(folder) as ws:
+        assert sorted(ws.tables()) == sorted(f"src_{t}" for t in TABLE_NAMES)
+        for name in TABLE_NAMES:
+            rows = pl.read_csv(out / f"{name}.csv").height
+            assert ws.table(name).height == rows, name
+            assert f"{name} " in result.output
+        assert ws.table("customers")["customer_id"].n_unique() == 60
+
+
+DUPLICATE = "customer_id,name\nC1,Acme\nC2,Globex\nC1,Initech\n"
+
+
+def test_a_duplicate_key_is_rejected_and_nothing_is_loaded(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    bad = tmp_path / "bad.csv"
+    bad.write_text(DUPLICATE)
+    out = assert_user_error(cli("-w", folder, "load", "customers", bad))
+    # The third data row (line 4 of the file) repeats customer_id 'C1'.
+    assert str(bad) in out
+    assert "row 3" in out and "line 4" in out
+    assert "'customer_id'" in out and "'C1'" in out
+    assert table_or_none(folder, "customers") is None
+
+
+def test_a_bad_file_leaves_loaded_tables_as_they_were(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    good = tmp_path / "good.csv"
+    good.write_text("customer_id,name\nC1,Acme\nC2,Globex\n")
+    assert cli("-w", folder, "load", "customers", good).exit_code == 0
+    before = table_or_none(folder, "customers")
+    assert before is not None and before["customer_id"].to_list() == ["C1", "C2"]
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(DUPLICATE)
+    assert_user_error(cli("-w", folder, "load", "customers", bad))
+    after = table_or_none(folder, "customers")
+    assert after is not None
+    assert_frame_equal(after, before)
+
+
+def test_a_bad_file_in_a_folder_loads_none_of_the_folder(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "subscription_lines.csv").write_text(
+        "customer_id,period_start,period_end,amount\nC1,2024-01-01,2024-02-01,100\n"
+    )
+    (data / "customers.csv").write_text(DUPLICATE)
+    out = assert_user_error(cli("-w", folder, "load", data))
+    assert "customers.csv" in out and "'C1'" in out
+    with Workspace(folder) as ws:
+        assert ws.tables() == []
+
+
+def test_loading_an_unknown_table_lists_the_known_ones(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    (tmp_path / "x.csv").write_text("a\n1\n")
+    out = assert_user_error(cli("-w", folder, "load", "nosuchtable", tmp_path / "x.csv"))
+    assert "'nosuchtable'" in out
+    for name in TABLES:
+        assert name in out, name
+
+
+# -- run and export -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """A workspace with six months of generated data (2024-01 … 2024-06), run to 2024-06."""
+    folder = init(tmp_path_factory.mktemp("cli") / "ws")
+    loaded = cli(
+        "-w", folder, "generate", "--customers", 60, "--months", 6, "--seed", 1,
+        "--start", "2024-01",
+    )  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    return folder, cli("-w", folder, "run", "--as-of", "2024-06")
+
+
+def test_run_prints_the_run_table(ran: tuple[Path, Result]) -> None:
+    folder, result = ran
+    assert result.exit_code == 0, result.output
+    with Workspace(folder) as ws:
+        runs = ws.runs()
+        assert runs.height == 1
+        run = runs.row(0, named=True)
+        written = {name: ws.table(name).height for name in json.loads(run["facts"])}
+    assert run["status"] == "succeeded"
+    assert REVENUE_FACTS <= set(written)
+    assert run["as_of"] == date(2024, 6, 30)
+    assert f"Run {run['run_id']}" in result.output
+    assert "as of 2024-06" in result.output
+    lines = result.output.splitlines()
+    for name, rows in written.items():
+        row = next((line for line in lines if f" {name} " in line), None)
+        assert row is not None, f"{name} missing from:\n{result.output}"
+        assert f" {rows:,} " in row and "written" in row, row
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export_writes_the_table(ran: tuple[Path, Result], tmp_path: Path, suffix: str) -> None:
+    folder, _ = ran
+    target = tmp_path / "out" / f"growth{suffix}"
+    result = cli("-w", folder, "export", "growth_summary", "--out", target)
+    assert result.exit_code == 0, result.output
+    with Workspace(folder) as ws:
+        expected = ws.table("growth_summary").drop("_run_id")
+    assert expected.height == 6  # 2024-01 … 2024-06
+    if suffix == ".csv":
+        written = pl.read_csv(target, schema=expected.schema)
+    else:
+        written = pl.read_parquet(target)
+    assert_frame_equal(written, expected)
+
+
+def test_export_to_another_format_is_an_error(ran: tuple[Path, Result], tmp_path: Path) -> None:
+    folder, _ = ran
+    out = assert_user_error(cli("-w", folder, "export", "x", "--out", tmp_path / "y.txt"))
+    assert ".txt" in out and ".csv" in out and ".parquet" in out
+    assert not (tmp_path / "y.txt").exists()
+
+
+def test_export_of_an_unknown_table_names_the_facts(
+    ran: tuple[Path, Result], tmp_path: Path
+) -> None:
+    folder, _ = ran
+    out = assert_user_error(cli("-w", folder, "export", "nosuch", "--out", tmp_path / "y.csv"))
+    assert "'nosuch'" in out and "growth_summary" in out
+
+
+def test_run_with_nothing_loaded_skips_every_fact_and_says_why(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    result = cli("-w", folder, "run")
+    assert result.exit_code == 0, result.output
+    out = flat(result.output)
+    row = next(line for line in result.output.splitlines() if " customer_mrr " in line)
+    assert "skipped" in row
+    assert "needs src_subscription_lines or src_customer_mrr" in out
+    for name in REGISTRY:
+        assert name in out, name
+    assert "written" not in out
+
+
+# -- demo and --debug -------------------------------------------------------------
+
+
+def test_demo_generates_runs_and_prints_the_kpis(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    result = cli("demo", "--customers", 50, "--months", 6, "--dir", folder)
+    assert result.exit_code == 0, result.output
+    for heading in ("Growth summary", "Month", "MRR", "ARR", "NRR", "GRR", "Customers"):
+        assert heading in result.output, heading
+    # The demo data ends last month, so last month is the table's last row.
+    today = date.today()
+    last = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+    assert f"{last:%Y-%m}" in result.output
+    with Workspace(folder) as ws:
+        assert ws.table("growth_summary")["month"].max() == last
+        assert ws.runs()["status"].to_list() == ["succeeded"]
+
+
+def test_debug_reraises_the_error(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = cli("--debug", "-w", missing, "run")
+    assert isinstance(result.exception, ConfigError)
+    assert "no such file" in str(result.exception)
+    # Without --debug (the flag does not stick between invocations): error: and exit 1.
+    out = assert_user_error(cli("-w", missing, "run"))
+    assert "custlens init" in out
