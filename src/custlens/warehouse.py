@@ -34,6 +34,7 @@ from custlens.errors import NotFoundError, WarehouseError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import pyarrow as pa
 
 STAGE_PREFIX = "_stage_"
 
@@ -164,7 +165,7 @@ class Warehouse:
             path = self._spark_path(staged)
             shutil.rmtree(path, ignore_errors=True)
             if isinstance(obj, ibis.Table):
-                self.con.to_parquet_dir(obj, path)
+                self._spark_frame(obj).write.parquet(str(path))
             else:
                 # Straight from Arrow: going through pandas would turn a null
                 # string into the text "NaN".
@@ -235,6 +236,25 @@ class Warehouse:
     def _spark_path(self, name: str) -> Path:
         assert self._location is not None
         return self._location / name
+
+    def _spark_frame(self, expr: ir.Table) -> Any:
+        """The Spark DataFrame of an expression, with the column types Ibis promised.
+
+        Ibis compiles an int64 literal to a bare ``1``, which Spark types as
+        INT; casting to the expression's schema keeps both engines' tables alike.
+        """
+        from pyspark.sql import functions as F
+
+        self.con._run_pre_execute_hooks(expr)
+        frame = self.con._session.sql(self.con.compile(expr))
+        casts = {"int64": "bigint", "int32": "int", "float64": "double", "int16": "smallint"}
+        columns = []
+        for name, dtype in expr.schema().items():
+            target = casts.get(str(dtype).lstrip("!"))
+            columns.append(
+                F.col(f"`{name}`").cast(target).alias(name) if target else F.col(f"`{name}`")
+            )
+        return frame.select(*columns)
 
     def _spark_register(self, name: str, path: Path) -> None:
         self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{name}")
