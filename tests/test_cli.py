@@ -132,6 +132,15 @@ def test_generate_with_out_writes_the_csv_files(tmp_path: Path) -> None:
         assert ws.tables() == []
 
 
+def test_generate_with_out_needs_no_workspace(tmp_path: Path) -> None:
+    out = tmp_path / "data"
+    result = cli("-w", tmp_path / "nowhere", "generate", "--customers", 5, "--months", 2,
+                 "--out", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "customers.parquet").exists()
+    assert not (tmp_path / "nowhere").exists()
+
+
 def test_load_dir_loads_every_file(tmp_path: Path) -> None:
     folder = init(tmp_path / "ws")
     out = tmp_path / "data"

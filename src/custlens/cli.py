@@ -132,8 +132,18 @@ def generate(
     ] = FileFormat.parquet,
 ) -> None:
     """Generate a synthetic B2B SaaS data set, and load it (or write it with --out)."""
-    with _open() as ws, console.status("Generating…"):
-        counts = ws.generate(customers, months, seed, _month(start), out=out, fmt=format.value)
+    if out is not None:
+        # Writing files needs no workspace.
+        from custlens.synth import generate as synthesize
+        from custlens.synth import write
+
+        with console.status("Generating…"):
+            frames = synthesize(customers=customers, months=months, seed=seed, start=_month(start))
+            write(frames, out, fmt=format.value)
+        counts = {name: frame.height for name, frame in frames.items()}
+    else:
+        with _open() as ws, console.status("Generating…"):
+            counts = ws.generate(customers, months, seed, _month(start))
     table = Table("table", "rows", title=f"Written to {out}" if out else "Generated and loaded")
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
@@ -103,17 +103,11 @@ class Workspace:
         months: int = 24,
         seed: int = 0,
         start: date | None = None,
-        out: str | Path | None = None,
-        fmt: Literal["csv", "parquet"] = "parquet",
     ) -> dict[str, int]:
-        """Generate a synthetic data set; write it to ``out``, or load it when ``out`` is None."""
-        from custlens.synth import generate, write
+        """Generate a synthetic data set (see :func:`custlens.synth.generate`) and load it."""
+        from custlens.synth import generate
 
-        frames = generate(customers=customers, months=months, seed=seed, start=start)
-        if out is not None:
-            write(frames, Path(out), fmt=fmt)
-            return {name: frame.height for name, frame in frames.items()}
-        return self.load(frames)
+        return self.load(generate(customers=customers, months=months, seed=seed, start=start))
 
     # -- facts ------------------------------------------------------------
 
