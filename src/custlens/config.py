@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from custlens.errors import ConfigError
 
@@ -23,6 +30,75 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tiers(_Strict):
+    """Lower bounds of total spend for each value tier; below silver is Bronze."""
+
+    platinum: float = 10_000
+    gold: float = 5_000
+    silver: float = 1_000
+
+    @model_validator(mode="after")
+    def _descending(self) -> Tiers:
+        if not self.platinum > self.gold > self.silver >= 0:
+            raise ValueError("tiers must satisfy platinum > gold > silver >= 0")
+        return self
+
+
+class RfmThresholds(_Strict):
+    """Fixed RFM score edges (seed 004). Each list holds the edges for scores 5, 4, 3, 2."""
+
+    recency_days: list[float] = Field(default=[30, 90, 180, 365])
+    """Score 5 when recency < 30 days, 4 when < 90, 3 when < 180, 2 when < 365, else 1."""
+    frequency: list[float] = Field(default=[20, 10, 5, 2])
+    """Score 5 when frequency >= 20, 4 when >= 10, 3 when >= 5, 2 when >= 2, else 1."""
+    monetary: list[float] = Field(default=[10_000, 5_000, 1_000, 500])
+    """Score 5 when monetary >= 10000, 4 when >= 5000, 3 when >= 1000, 2 when >= 500, else 1."""
+
+    @field_validator("recency_days", "frequency", "monetary")
+    @classmethod
+    def _four_edges(cls, value: list[float]) -> list[float]:
+        if len(value) != 4:
+            raise ValueError("needs four edges, for scores 5, 4, 3 and 2")
+        return value
+
+
+class Rfm(_Strict):
+    """How RFM scores are made."""
+
+    method: Literal["quintiles", "thresholds"] = "quintiles"
+    thresholds: RfmThresholds = Field(default_factory=RfmThresholds)
+    high_value: float = 5_000
+    """Quadrants: monetary at or above this is high value (seed 004)."""
+    recent_days: int = 60
+    """Quadrants: a purchase within this many days of the as-of date is recent (seed 004)."""
+
+
+class MrrTrend(_Strict):
+    """MRR-trend risk (seed 003)."""
+
+    months: int = Field(default=4, ge=2)
+    min_r_squared: float = Field(default=0.9, ge=0, le=1)
+
+
+class ChurnRisk(_Strict):
+    """Purchase-gap churn risk (seed 004)."""
+
+    gap_multiple: float = Field(default=2.0, gt=0)
+    min_value: float = Field(default=1_000, ge=0)
+    max_score: float = Field(default=10.0, gt=0)
+
+
+class Analytics(_Strict):
+    """Thresholds of the customer-analytics facts (DESIGN.md §4)."""
+
+    tiers: Tiers = Field(default_factory=Tiers)
+    trailing_days: int = Field(default=90, ge=1)
+    """Window of the trailing value beside the all-time value."""
+    rfm: Rfm = Field(default_factory=Rfm)
+    mrr_trend: MrrTrend = Field(default_factory=MrrTrend)
+    churn_risk: ChurnRisk = Field(default_factory=ChurnRisk)
 
 
 class Config(_Strict):
@@ -49,6 +125,8 @@ class Config(_Strict):
         description="Where CAC spend comes from. auto: the sum of acquisition_costs.cac of "
         "the month's new customers when that table is loaded, else marketing_spend.",
     )
+
+    analytics: Analytics = Field(default_factory=Analytics)
 
     @field_validator("as_of")
     @classmethod
@@ -89,6 +167,21 @@ gross_margin: 1.0
 
 # auto | acquisition_costs | marketing_spend
 cac_source: auto
+
+# Thresholds of the customer-analytics facts (all optional; these are the defaults).
+# analytics:
+#   tiers: {platinum: 10000, gold: 5000, silver: 1000}
+#   trailing_days: 90
+#   rfm:
+#     method: quintiles          # or thresholds (seed 004's edges below)
+#     thresholds:
+#       recency_days: [30, 90, 180, 365]
+#       frequency: [20, 10, 5, 2]
+#       monetary: [10000, 5000, 1000, 500]
+#     high_value: 5000
+#     recent_days: 60
+#   mrr_trend: {months: 4, min_r_squared: 0.9}
+#   churn_risk: {gap_multiple: 2, min_value: 1000, max_score: 10}
 """
 
 
