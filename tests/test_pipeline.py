@@ -20,6 +20,7 @@ from custlens.errors import PipelineError
 from custlens.facts import REGISTRY, FactContext
 from custlens.warehouse import STAGE_PREFIX
 from custlens.workspace import Workspace
+from tests.frames import lines
 
 D = date
 RUNS = "_custlens_runs"
@@ -206,20 +207,6 @@ def test_a_fact_runs_when_its_inputs_are_there_while_others_are_skipped(make_wor
     counts = ws.table("customer_count")
     assert counts["ending_balance"].to_list() == [3, 2]
     assert counts["value_type_id"].to_list() == [2, 2]
-
-
-def lines(*rows: tuple[str, date, date, float, str]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={
-            "customer_id": pl.String,
-            "period_start": pl.Date,
-            "period_end": pl.Date,
-            "amount": pl.Float64,
-            "kind": pl.String,
-        },
-        orient="row",
-    )
 
 
 def test_the_default_as_of_is_the_last_billed_month_capped_at_today(make_workspace) -> None:

@@ -11,22 +11,9 @@ from datetime import date
 import polars as pl
 import pytest
 
+from tests.frames import lines
+
 D = date
-
-
-def lines(*rows: tuple) -> pl.DataFrame:
-    """subscription_lines from (customer, start, end, amount[, kind])."""
-    return pl.DataFrame(
-        [(*r, "recurring") if len(r) == 4 else r for r in rows],
-        schema={
-            "customer_id": pl.String,
-            "period_start": pl.Date,
-            "period_end": pl.Date,
-            "amount": pl.Float64,
-            "kind": pl.String,
-        },
-        orient="row",
-    )
 
 
 def mrr_of(facts: dict[str, pl.DataFrame], customer: str) -> dict[str, float]:

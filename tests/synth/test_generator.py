@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from custlens.sources import contract
-from custlens.sources.load import read_source, validate
+from custlens.sources.load import POLARS_TYPES, read_source, validate
 from custlens.synth import TABLE_NAMES, generate, write
 
 CUSTOMERS = 500
@@ -20,15 +20,6 @@ START = dt.date(2023, 1, 1)
 LAST_DAY = dt.date(2024, 12, 31)
 END_TS = dt.datetime(2025, 1, 1)
 
-DTYPES: dict[str, pl.DataType] = {
-    "string": pl.String(),
-    "int": pl.Int64(),
-    "float": pl.Float64(),
-    "date": pl.Date(),
-    "month": pl.Date(),
-    "timestamp": pl.Datetime("us"),
-    "bool": pl.Boolean(),
-}
 MOVEMENTS = {"new", "expansion", "contraction", "churn", "reactivation"}
 
 
@@ -103,7 +94,7 @@ def test_tables_columns_and_dtypes_follow_the_contract(frames: dict[str, pl.Data
         spec = contract.TABLES[name]
         assert frame.columns == [c.name for c in spec.columns], name
         for col in spec.columns:
-            assert frame.schema[col.name] == DTYPES[col.type], (name, col.name)
+            assert frame.schema[col.name] == POLARS_TYPES[col.type], (name, col.name)
         assert frame.height > 0, name
 
 

@@ -44,14 +44,15 @@ from custlens.sources.contract import Column, ColumnType, Table
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["find_sources", "load_sources", "read_source", "validate"]
+__all__ = ["POLARS_TYPES", "find_sources", "load_sources", "read_source", "validate"]
 
 FILE_SUFFIXES = (".csv", ".parquet")
 """File types :func:`read_source` and :func:`find_sources` understand."""
 
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
-_DTYPES: dict[ColumnType, pl.DataType] = {
+POLARS_TYPES: dict[ColumnType, pl.DataType] = {
+    # The Polars type each contract type is loaded as.
     "string": pl.String(),
     "int": pl.Int64(),
     "float": pl.Float64(),
@@ -441,7 +442,7 @@ def validate(
             )
             continue
         value, bad = conversion(pl.col(col.name))
-        converted += [value.cast(_DTYPES[col.type]).alias(col.name), bad.alias(_bad(col.name))]
+        converted += [value.cast(POLARS_TYPES[col.type]).alias(col.name), bad.alias(_bad(col.name))]
     parsed = work.select(converted)
 
     failed = set(unsupported)
@@ -471,7 +472,7 @@ def validate(
                 series = series.fill_null(col.default)
         else:
             default = cast(Any, col.default)  # contract defaults are plain scalars
-            series = pl.repeat(default, df.height, dtype=_DTYPES[col.type], eager=True)
+            series = pl.repeat(default, df.height, dtype=POLARS_TYPES[col.type], eager=True)
         columns[col.name] = series.alias(col.name)
         if col.name in df.columns:
             problems += _check_values(col, series)
@@ -641,7 +642,7 @@ def _finite(f: pl.Expr) -> pl.Expr:
 def _conversion(dtype: pl.DataType, target: ColumnType) -> _Conversion | None:
     """How to bring a column of ``dtype`` to ``target`` losslessly; None if it cannot be."""
     if dtype == pl.Null:
-        return _exact(lambda e: e.cast(_DTYPES[target]))
+        return _exact(lambda e: e.cast(POLARS_TYPES[target]))
     text, numeric = dtype == pl.String, dtype.is_numeric()
     if target == "string":
         if text:
@@ -740,7 +741,7 @@ def _check_values(col: Column, series: pl.Series) -> list[_Problem]:
                 _Problem(f"{what} {_fmt(value)}; expected {expected}", row + 1, col.name, value)
             )
     if col.choices is not None:
-        allowed = pl.Series(list(col.choices), dtype=_DTYPES[col.type]).implode()
+        allowed = pl.Series(list(col.choices), dtype=POLARS_TYPES[col.type]).implode()
         row = _first_true(series.is_not_null() & ~series.is_in(allowed))
         if row is not None:
             value = series[row]
