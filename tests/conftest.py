@@ -64,11 +64,14 @@ def run_facts(make_workspace: MakeWorkspace) -> RunFacts:
     """Put typed source frames in a fresh warehouse, run the pipeline, return every fact."""
 
     def run(
-        sources: Mapping[str, pl.DataFrame], as_of: date, **settings: object
+        sources: Mapping[str, pl.DataFrame],
+        as_of: date,
+        only: list[str] | None = None,
+        **settings: object,
     ) -> dict[str, pl.DataFrame]:
         ws = make_workspace(**settings)
         ws.warehouse.write_tables({f"src_{name}": frame for name, frame in sources.items()})
-        result = ws.run(as_of=as_of)
+        result = ws.run(as_of=as_of, only=only)
         return {name: ws.table(name).drop("_run_id") for name in result.written}
 
     return run

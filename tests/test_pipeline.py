@@ -16,7 +16,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from custlens import pipeline
-from custlens.errors import PipelineError
+from custlens.errors import NotFoundError, PipelineError
 from custlens.facts import REGISTRY, FactContext
 from custlens.warehouse import STAGE_PREFIX
 from custlens.workspace import Workspace
@@ -270,3 +270,13 @@ def test_the_configured_as_of_is_used_when_none_is_given(make_workspace) -> None
     assert result.as_of == D(2024, 2, 1)
     assert ws.table("growth_summary")["month"].max() == D(2024, 2, 1)
     assert runs_of(ws)[0]["as_of"] == D(2024, 2, 29)
+
+
+def test_only_runs_the_named_facts_and_what_they_read(tmp_path) -> None:
+    ws = Workspace.init(tmp_path / "only")
+    ws.load({"subscription_lines": lines(("a", date(2024, 1, 1), date(2024, 3, 1), 200.0))})
+    result = ws.run(as_of=date(2024, 2, 1), only=["growth_summary"])
+    assert sorted(result.written) == ["customer_mrr", "growth_summary", "mrr_movements"]
+    with pytest.raises(NotFoundError, match=r"no fact 'growth'; facts: .*growth_summary"):
+        ws.run(only=["growth"])
+    ws.close()

@@ -155,17 +155,19 @@ def run(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Compute to the end of this month, YYYY-MM.")
     ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Compute just this fact (and what it reads); repeatable."),
+    ] = None,
 ) -> None:
     """Compute every fact whose inputs are loaded, and record the run."""
     with _open() as ws:
-        result = _run_with_progress(ws, _month(as_of))
+        result = _run_with_progress(ws, _month(as_of), only)
     _print_run(result)
 
 
-def _run_with_progress(ws: Any, as_of: date | None) -> Any:
+def _run_with_progress(ws: Any, as_of: date | None, only: list[str] | None = None) -> Any:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from custlens.facts import REGISTRY
 
     with Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -175,7 +177,9 @@ def _run_with_progress(ws: Any, as_of: date | None) -> Any:
         console=console,
         transient=True,
     ) as bar:
-        task = bar.add_task("Running facts", total=len(REGISTRY))
+        from custlens.pipeline import selected
+
+        task = bar.add_task("Running facts", total=len(selected(only)))
 
         def progress(name: str, event: str) -> None:
             if event == "start":
@@ -183,7 +187,7 @@ def _run_with_progress(ws: Any, as_of: date | None) -> Any:
             else:
                 bar.advance(task)
 
-        return ws.run(as_of=as_of, progress=progress)
+        return ws.run(as_of=as_of, progress=progress, only=only)
 
 
 def _print_run(result: Any) -> None:

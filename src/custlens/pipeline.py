@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -21,8 +21,8 @@ import polars as pl
 
 import custlens
 from custlens.config import Config
-from custlens.errors import CustlensError, PipelineError
-from custlens.facts import REGISTRY, FactContext, ordered
+from custlens.errors import CustlensError, NotFoundError, PipelineError
+from custlens.facts import REGISTRY, Fact, FactContext, ordered
 from custlens.facts.month import index_of, month_index
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 
@@ -95,6 +95,7 @@ def run(
     as_of: date | None = None,
     progress: Progress | None = None,
     today: date | None = None,
+    only: Iterable[str] | None = None,
 ) -> RunResult:
     """Compute every fact whose inputs are loaded and publish them in one swap.
 
@@ -105,6 +106,8 @@ def run(
             :func:`default_as_of_month`.
         progress: told when each fact starts, ends or is skipped.
         today: the date that caps the default as-of (for tests).
+        only: compute just these facts and the facts they read; the other
+            facts keep their previous tables.
 
     Raises:
         PipelineError: a fact failed; nothing was published and the run is
@@ -126,7 +129,7 @@ def run(
     tables: dict[str, ir.Table] = dict(sources)
     staged: list[str] = []
     try:
-        for f in ordered(REGISTRY):
+        for f in ordered(selected(only)):
             gaps = f.missing(tables)
             if month is None and not gaps:
                 gaps = ["revenue data to set the as-of month (load MRR or transactions)"]
@@ -161,6 +164,26 @@ def run(
             f"run {run_id} failed: {exc}; the previous facts are unchanged"
         ) from exc
     return result
+
+
+def selected(only: Iterable[str] | None) -> dict[str, Fact]:
+    """The registered facts named in ``only`` and every fact they read, or all of them.
+
+    Raises:
+        NotFoundError: a name that is not a fact; the message lists the facts.
+    """
+    if only is None:
+        return dict(REGISTRY)
+    chosen: dict[str, Fact] = {}
+    pending = list(only)
+    while pending:
+        name = pending.pop()
+        if name not in REGISTRY:
+            raise NotFoundError(f"no fact {name!r}; facts: {', '.join(sorted(REGISTRY))}")
+        if name not in chosen:
+            chosen[name] = REGISTRY[name]
+            pending.extend(dep for dep in REGISTRY[name].inputs if dep in REGISTRY)
+    return chosen
 
 
 def fingerprints(warehouse: Warehouse, tables: dict[str, ir.Table]) -> dict[str, dict[str, int]]:

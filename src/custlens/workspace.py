@@ -111,11 +111,16 @@ class Workspace:
 
     # -- facts ------------------------------------------------------------
 
-    def run(self, as_of: date | None = None, progress: Progress | None = None) -> RunResult:
+    def run(
+        self,
+        as_of: date | None = None,
+        progress: Progress | None = None,
+        only: list[str] | None = None,
+    ) -> RunResult:
         """Compute every fact whose inputs are loaded (see :func:`custlens.pipeline.run`)."""
         from custlens.pipeline import run
 
-        return run(self.warehouse, self.config, as_of=as_of, progress=progress)
+        return run(self.warehouse, self.config, as_of=as_of, progress=progress, only=only)
 
     def tables(self) -> list[str]:
         """Live tables of the warehouse: sources (``src_…``), facts and the run log."""

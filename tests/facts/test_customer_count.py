@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import polars as pl
+import pytest
 
 from custlens.facts.customer_count import run_worker
+
+REVENUE_FACTS = ["growth_summary", "customer_count", "metrics_catalog"]
+
+
+@pytest.fixture
+def run_facts(run_facts):
+    """Only the revenue facts: the others would cost Spark time and test nothing here."""
+    return functools.partial(run_facts, only=REVENUE_FACTS)
+
 
 D = date
 
