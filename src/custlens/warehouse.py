@@ -149,7 +149,12 @@ class Warehouse:
 
     def to_polars(self, expr: ir.Table) -> pl.DataFrame:
         """Execute an expression on this backend and return a Polars frame."""
-        return self.con.to_polars(expr)
+        frame = self.con.to_polars(expr)
+        if self.kind == "pyspark":
+            # Spark stores microseconds but hands them over as nanoseconds;
+            # the same table must read the same on every backend.
+            frame = frame.with_columns(pl.col(pl.Datetime("ns")).cast(pl.Datetime("us")))
+        return frame
 
     # -- writing ----------------------------------------------------------
 
