@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -210,6 +211,103 @@ def export(
     with _open() as ws:
         path = ws.export(table, out)
     console.print(f"Wrote {path}")
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", help="table for a person; csv or json to hand to a CRM."),
+]
+
+
+class AtRiskSignal(StrEnum):
+    trend = "trend"
+    recency = "recency"
+    churn_risk = "churn-risk"
+
+
+@app.command("at-risk")
+def at_risk(
+    top: Annotated[int, typer.Option(min=1, help="How many customers.")] = 10,
+    by: Annotated[
+        AtRiskSignal,
+        typer.Option(
+            help="trend: MRR falling; recency: big spenders gone quiet; "
+            "churn-risk: overdue against their own rhythm."
+        ),
+    ] = AtRiskSignal.churn_risk,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """The top at-risk customers, with the reason for each."""
+    from custlens import views
+
+    with _open() as ws:
+        frame = views.at_risk(ws, by=by.value, top=top)  # type: ignore[arg-type]
+    emit(frame, format, f"At-risk customers by {by.value}")
+
+
+@app.command()
+def segments(
+    by: Annotated[
+        str, typer.Option(help="segment, industry, region, plan or acquisition_channel.")
+    ] = "segment",
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Customers, revenue, lifetime value, MRR and churn per segment (or another dimension)."""
+    from custlens import views
+
+    with _open() as ws:
+        frame = views.segments(ws, by=by)
+    emit(frame, format, f"Customers by {by}")
+
+
+MONEY_COLUMNS = {
+    "current_mrr", "monetary", "value", "priority", "total_revenue", "avg_lifetime_value",
+    "total_spend", "slope", "mean_mrr",
+}  # fmt: skip
+PERCENT_COLUMNS = {"relative_slope", "monthly_churn_rate", "logo_retention", "revenue_retention"}
+
+
+def emit(frame: Any, format: OutputFormat, title: str) -> None:
+    """Print a frame as a Rich table (formatted for a person), CSV or JSON (raw values)."""
+    import sys
+
+    from custlens.format import money, number, percent, ratio
+
+    frame = frame.drop("_run_id", strict=False)
+    if format == OutputFormat.csv:
+        sys.stdout.write(frame.write_csv())
+        return
+    if format == OutputFormat.json:
+        sys.stdout.write(frame.write_json() + "\n")
+        return
+    table = Table(title=f"{title} ({frame.height:,})")
+    kinds: list[Callable[[Any], str]] = []
+    for name, dtype in frame.schema.items():
+        numeric = dtype.is_numeric()
+        table.add_column(name, justify="right" if numeric else "left")
+        if name in MONEY_COLUMNS:
+            kinds.append(money)
+        elif name in PERCENT_COLUMNS:
+            kinds.append(percent)
+        elif dtype.is_float():
+            kinds.append(ratio if name in ("r_squared", "risk_score") else number)
+        elif dtype.is_integer():
+            kinds.append(number)
+        else:
+            kinds.append(_text)
+    for row in frame.iter_rows():
+        table.add_row(*(fmt(value) for fmt, value in zip(kinds, row, strict=True)))
+    console.print(table)
+
+
+def _text(value: object) -> str:
+    return "—" if value is None else str(value)
 
 
 @app.command()

@@ -22,6 +22,7 @@ import polars as pl
 
 from custlens.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, Config, load_config
 from custlens.errors import ConfigError, ContractError, NotFoundError
+from custlens.facts.registry import FactContext
 from custlens.pipeline import RUN_ID_COLUMN, RUNS_TABLE, Progress, RunResult
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.warehouse import Warehouse
@@ -121,6 +122,19 @@ class Workspace:
         from custlens.pipeline import run
 
         return run(self.warehouse, self.config, as_of=as_of, progress=progress, only=only)
+
+    def context(self) -> FactContext:
+        """The live tables and the as-of date of the latest successful run, for ad hoc facts.
+
+        Raises:
+            NotFoundError: nothing has been run yet.
+        """
+        runs = self.runs()
+        done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
+        if not done.height or done["as_of"][0] is None:
+            raise NotFoundError("no successful run yet: run `custlens run` first")
+        tables = {name: self.warehouse.table(name) for name in self.tables()}
+        return FactContext(tables, done["as_of"][0], self.config)
 
     def tables(self) -> list[str]:
         """Live tables of the warehouse: sources (``src_…``), facts and the run log."""

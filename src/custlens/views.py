@@ -1,0 +1,112 @@
+"""Views a person reaches for, built from the facts: at-risk lists and segment breakdowns.
+
+Each returns a Polars frame with a plain-language ``reason`` (for the at-risk
+lists) so it can be printed, handed to a CRM as CSV/JSON, or tested.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+import polars as pl
+
+from custlens.errors import NotFoundError
+from custlens.format import money, percent
+
+if TYPE_CHECKING:
+    from custlens.workspace import Workspace
+
+AtRiskBy = Literal["trend", "recency", "churn-risk"]
+
+_NEEDS = {"trend": "mrr_trend_risk", "recency": "rfm", "churn-risk": "churn_risk"}
+
+
+def at_risk(ws: Workspace, by: AtRiskBy = "churn-risk", top: int = 10) -> pl.DataFrame:
+    """The top at-risk customers by one signal, with the reason for each.
+
+    - ``trend``: MRR falling steadily (``mrr_trend_risk``: slope < 0 and
+      r² ≥ the threshold), steepest relative decline first;
+    - ``recency``: high-value customers who stopped buying (``rfm`` quadrant
+      at_risk), highest spend first;
+    - ``churn-risk``: customers overdue against their own purchase rhythm
+      (``churn_risk`` flagged), highest priority (risk × value) first.
+
+    Raises:
+        NotFoundError: the fact behind the signal has not been computed.
+    """
+    fact = _NEEDS[by]
+    if fact not in ws.tables():
+        raise NotFoundError(f"no {fact} table: load its inputs and run `custlens run` first")
+    table = ws.table(fact)
+    if by == "trend":
+        rows = table.filter(pl.col("at_risk")).sort("risk_rank")
+        columns = ["customer_id", "current_mrr", "slope", "relative_slope", "r_squared"]
+    elif by == "recency":
+        rows = table.filter(pl.col("quadrant") == "at_risk").sort(
+            ["monetary", "customer_id"], descending=[True, False]
+        )
+        rows = rows.rename({"segment": "rfm_segment"})
+        columns = ["customer_id", "monetary", "recency_days", "rfm_segment"]
+    else:
+        rows = table.filter(pl.col("flagged")).sort(
+            ["priority", "customer_id"], descending=[True, False]
+        )
+        columns = ["customer_id", "value", "days_since_last", "expected_gap_days", "risk_score",
+                   "priority"]  # fmt: skip
+    top_rows = rows.head(top)
+    # Reasons are written for a person, in Python, over at most `top` rows.
+    reasons = [_REASONS[by](row) for row in top_rows.iter_rows(named=True)]
+    listed = top_rows.select(columns).with_columns(reason=pl.Series(reasons, dtype=pl.String))
+    return _with_names(ws, listed)
+
+
+def _trend_reason(row: dict) -> str:
+    return (
+        f"MRR down {percent(-row['relative_slope'])} of its mean a month over "
+        f"{row['months_used']} months (r² {row['r_squared']:.2f})"
+    )
+
+
+def _recency_reason(row: dict) -> str:
+    return f"spent {money(row['monetary'])} in all; no purchase in {row['recency_days']} days"
+
+
+def _churn_reason(row: dict) -> str:
+    return (
+        f"no purchase in {row['days_since_last']} days, {row['risk_score']:.1f}× "
+        f"the usual gap of {row['expected_gap_days']:.0f} days"
+    )
+
+
+_REASONS = {"trend": _trend_reason, "recency": _recency_reason, "churn-risk": _churn_reason}
+
+
+def segments(ws: Workspace, by: str = "segment") -> pl.DataFrame:
+    """Customers, revenue, lifetime value, MRR and churn per value of a customer dimension.
+
+    ``segment`` reads the ``segment_summary`` fact; another dimension
+    (industry, region, plan, acquisition_channel) is computed from the
+    latest facts with the same definition.
+    """
+    from custlens.facts.segment_summary import summarise_by
+
+    if by == "segment":
+        if "segment_summary" not in ws.tables():
+            raise NotFoundError("no segment_summary table: load customers and run first")
+        return ws.table("segment_summary").drop("_run_id", strict=False)
+    frame = ws.warehouse.to_polars(summarise_by(ws.context(), by))
+    return frame.sort(by)
+
+
+def _with_names(ws: Workspace, rows: pl.DataFrame) -> pl.DataFrame:
+    """Put the customer's name and segment beside its id, when customers are loaded."""
+    if "src_customers" not in ws.tables() or rows.is_empty():
+        return rows
+    customers = ws.table("customers")
+    wanted = [c for c in ("name", "segment") if c in customers.columns]
+    if not wanted:
+        return rows
+    names = customers.select("customer_id", *wanted)
+    return rows.join(names, on="customer_id", how="left", maintain_order="left").select(
+        "customer_id", *wanted, *[c for c in rows.columns if c != "customer_id"]
+    )
