@@ -105,8 +105,9 @@ def trend(mrr: ir.Table, last: int, months: int, min_r_squared: float) -> ir.Tab
     # Measured from the latest value (the as-of month's, on a spine), so the
     # squares stay small enough to sum exactly even for large accounts.
     anchor = ibis.coalesce(*reversed(cents))
-    # ifelse, not a cast: Postgres cannot cast a boolean to a number.
-    present = [ibis.ifelse(c.notnull(), 1.0, 0.0) for c in cents]
+    # Not a cast: Postgres cannot cast a boolean to bigint or double; integer
+    # branches, because Spark reads a literal 1.0 as a low-precision decimal.
+    present = [ibis.ifelse(c.notnull(), 1, 0).cast("float64") for c in cents]
     d = [(c - anchor).fill_null(0.0) for c in cents]
     zero = ibis.literal(0.0)
     sums = pivot.select(
