@@ -311,6 +311,37 @@ def _text(value: object) -> str:
 
 
 @app.command()
+def report(
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write (default: <workspace>/report.html)."),
+    ] = None,
+) -> None:
+    """Write the dashboard as one self-contained HTML file that opens offline."""
+    from custlens.report import write_report
+
+    with _open() as ws, console.status("Drawing the dashboard…"):
+        path = write_report(ws, out)
+    # The bare path on its own line, so scripts can take it from the output.
+    console.print(str(path.resolve()), soft_wrap=True, highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+) -> None:
+    """Serve the dashboard at / (rebuilt from the latest run on each request) and /health."""
+    import uvicorn
+
+    from custlens.server import create_app
+
+    app_ = create_app(state.workspace)
+    console.print(f"Serving {app_.state.workspace_path} at http://{host}:{port}/ (Ctrl-C stops)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
+@app.command()
 def demo(
     customers: Annotated[int, typer.Option(min=1, help="Number of customers.")] = 2000,
     months: Annotated[int, typer.Option(min=2, help="Months of history.")] = 36,
@@ -319,7 +350,8 @@ def demo(
     ),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
-    """Generate, load and run a demo workspace, then show the last twelve months."""
+    """Generate, load and run a demo workspace; show the last 12 months; write the dashboard."""
+    from custlens.report import write_report
     from custlens.workspace import Workspace
 
     # The data ends last month, so the demo reads like this Monday's numbers.
@@ -331,11 +363,14 @@ def demo(
             ws.generate(customers=customers, months=months, seed=seed, start=start)
         result = _run_with_progress(ws, None)
         summary = ws.table("growth_summary").tail(12)
+        with console.status("Drawing the dashboard…"):
+            report_path = write_report(ws, ws.path / "report.html")
     console.print(kpi_table(summary))
     console.print(
         f"Workspace [bold]{ws.path}[/] · run {result.run_id} in {result.seconds:.1f} s · "
-        f"try: custlens -w {directory} export growth_summary --out growth.csv"
+        f"try: custlens -w {directory} serve"
     )
+    console.print(f"Dashboard: {report_path}", soft_wrap=True)
 
 
 def kpi_table(summary: Any) -> Table:

@@ -1,0 +1,195 @@
+"""The dashboard's HTML without a browser: self-contained, complete, and true to the facts.
+
+The KPI values are checked against ``growth_summary``'s last row as read from the
+workspace, not against anything the report module computes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from custlens.cli import app
+from custlens.report import CHART_IDS, KPIS, build_report
+from custlens.workspace import Workspace
+from tests.report import demo_workspace, kpi_values
+
+runner = CliRunner()
+
+# A src or href that leaves the page; scripts are cut out first, since plotly.js quotes
+# URLs in its source (links it only draws when asked) that the page never requests.
+EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
+SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.IGNORECASE | re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return demo_workspace(tmp_path_factory.mktemp("report") / "ws")
+
+
+@pytest.fixture(scope="module")
+def page(workspace: Path) -> str:
+    with Workspace(workspace) as ws:
+        return build_report(ws)
+
+
+def test_the_page_is_one_html_document_with_plotly_inlined(page: str) -> None:
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<html") == 1 and page.rstrip().endswith("</html>")
+    # plotly.js itself, not a <script src=…> pointing at a CDN.
+    assert "Plotly.newPlot" in page
+    assert re.search(r"<script[^>]*\bsrc=", page) is None
+    assert "plotly.js v" in page or "plotly.js" in page
+
+
+def test_nothing_outside_the_scripts_points_at_the_network(page: str) -> None:
+    markup = SCRIPT.sub("", page)
+    assert EXTERNAL.search(markup) is None
+    assert "@import" not in markup and "url(http" not in markup
+    assert "mathjax" not in page.lower().split("plotly.js")[0]
+
+
+def test_no_stylesheet_font_or_image_is_linked(page: str) -> None:
+    links = re.findall(r"<link\b[^>]*>", page)
+    assert links == ['<link rel="icon" href="data:,">']
+    assert "<img" not in SCRIPT.sub("", page)
+
+
+def test_every_chart_container_and_section_is_there(page: str) -> None:
+    for chart_id in CHART_IDS:
+        assert f'id="{chart_id}"' in page, chart_id
+    for section in (
+        "kpis",
+        "section-health",
+        "section-journey",
+        "section-at-risk-churn-risk",
+        "section-at-risk-trend",
+        "section-segments",
+    ):
+        assert f'id="{section}"' in page, section
+    assert 'id="table-at-risk-churn-risk"' in page
+    assert 'id="table-segments"' in page
+
+
+def test_sections_come_in_the_order_a_founder_reads_them(page: str) -> None:
+    order = ["kpis", *CHART_IDS, "section-at-risk-churn-risk"]
+    positions = [page.index(f'id="{name}"') for name in order]
+    assert positions == sorted(positions)
+
+
+def test_kpi_tiles_carry_growth_summarys_last_month(workspace: Path, page: str) -> None:
+    with Workspace(workspace) as ws:
+        growth = ws.table("growth_summary")
+    last = growth.row(growth.height - 1, named=True)
+    tiles = kpi_values(page)
+    assert list(tiles) == [kpi.column for kpi in KPIS]
+    for column, value in tiles.items():
+        expected = last[column]
+        assert value == (None if expected is None else float(expected)), column
+    assert f'data-month="{last["month"].isoformat()}"' in page
+    assert tiles["arr"] == pytest.approx(12 * tiles["ending_mrr"])  # type: ignore[operator]
+
+
+def test_each_tile_shows_the_change_and_a_sparkline(page: str) -> None:
+    tiles = re.findall(r'<div class="kpi".*?</svg></div>', page)
+    assert len(tiles) == len(KPIS)
+    for tile in tiles:
+        assert "vs last month" in tile
+        assert '<svg class="spark"' in tile
+
+
+def test_money_is_formatted_for_a_person(workspace: Path, page: str) -> None:
+    from custlens.format import money
+
+    with Workspace(workspace) as ws:
+        mrr = ws.table("growth_summary")["ending_mrr"][-1]
+    assert f'<div class="value">{money(mrr)}</div>' in page
+    assert '"tickprefix":"$"' in page
+
+
+def test_the_layout_collapses_to_one_column_on_a_phone(page: str) -> None:
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    phone = re.search(r"@media \(max-width:700px\)\{(.*?)\n\}", page, re.DOTALL)
+    assert phone is not None
+    assert ".grid{grid-template-columns:1fr" in phone.group(1)
+    assert '"responsive": true' in page
+
+
+def test_the_cohort_heatmap_switches_between_logo_and_revenue(page: str) -> None:
+    chart = page[page.index('id="chart-cohort-retention"') :]
+    chart = chart[: chart.index("</script>")]
+    assert '"name":"Logo retention"' in chart and '"name":"Revenue retention"' in chart
+    assert '"label":"Logo"' in chart and '"label":"Revenue"' in chart
+
+
+def test_a_workspace_missing_facts_still_renders_with_notes(tmp_path: Path) -> None:
+    folder = demo_workspace(tmp_path / "ws", only=["growth_summary"])
+    with Workspace(folder) as ws:
+        assert "rfm" not in ws.tables()
+        page = build_report(ws)
+    assert 'id="chart-mrr-movements"' in page
+    for missing in ("chart-rfm-segments", "chart-rfm-quadrants", "chart-cohort-retention"):
+        assert f'id="{missing}"' not in page
+    assert "No rfm table in this workspace" in page
+    assert "No churn_risk table in this workspace" in page
+    assert len(kpi_values(page)) == len(KPIS)
+
+
+def test_an_empty_workspace_renders_notes_only(tmp_path: Path) -> None:
+    with Workspace.init(tmp_path / "empty") as ws:
+        page = build_report(ws)
+    assert "No growth_summary table in this workspace" in page
+    assert "No run recorded yet" in page
+    assert kpi_values(page) == {}
+
+
+def test_health_and_journey_are_placeholders_until_their_facts_exist(page: str) -> None:
+    for section in ("section-health", "section-journey"):
+        part = page[page.index(f'id="{section}"') :]
+        part = part[: part.index("</section>")]
+        assert 'class="note"' in part
+
+
+def test_the_report_command_writes_the_file_and_prints_its_path(workspace: Path) -> None:
+    result = runner.invoke(app, ["-w", str(workspace), "report"])
+    assert result.exit_code == 0, result.output
+    target = workspace / "report.html"
+    assert result.output.strip() == str(target.resolve())
+    assert kpi_values(target.read_text(encoding="utf-8"))
+
+
+def test_the_report_command_writes_where_told(workspace: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "dash.html"
+    result = runner.invoke(app, ["-w", str(workspace), "report", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+# Starlette's TestClient warns about its own httpx dependency; nothing custlens can act on.
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_the_server_serves_the_dashboard_and_health(workspace: Path, page: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from custlens.server import create_app
+
+    with TestClient(create_app(workspace)) as client:
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        served = client.get("/")
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/html")
+    assert kpi_values(served.text) == kpi_values(page)
+
+
+def test_demo_ends_by_writing_the_report_and_printing_its_path(tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    result = runner.invoke(
+        app, ["demo", "--customers", "50", "--months", "6", "--dir", str(folder)]
+    )
+    assert result.exit_code == 0, result.output
+    target = (folder / "report.html").resolve()
+    assert result.output.rstrip().splitlines()[-1] == f"Dashboard: {target}"
+    assert len(kpi_values(target.read_text(encoding="utf-8"))) == len(KPIS)
