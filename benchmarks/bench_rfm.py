@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+# Run as a script, this folder is first on sys.path.
+from child import run_child
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEED = 20261124
@@ -232,31 +232,12 @@ CHILDREN = {
 
 
 def spawn(step: str, path: Path) -> dict[str, Any]:
-    """Run one child step in a fresh interpreter; its peak memory comes from ``wait4``."""
+    """Run one child step in a fresh interpreter (see ``child.run_child``)."""
     argv = [sys.executable, __file__, "--child", step, "--path", str(path)]
-    began = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        deadline = began + CHILD_TIMEOUT_SECONDS
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - began
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{step} failed:\n{err.read().decode()[-3000:]}")
-        result: dict[str, Any] = json.loads(out.read().decode().strip().splitlines()[-1])
-    scale = 2**20 if sys.platform == "darwin" else 2**10  # macOS reports bytes, Linux KiB
-    result["peak_rss_mb"] = round(usage.ru_maxrss / scale, 1)
-    result["wall_seconds"] = round(wall, 2)
+    child = run_child(argv, step, CHILD_TIMEOUT_SECONDS)
+    result = dict(child.report)
+    result["peak_rss_mb"] = round(child.peak_rss_mb, 1)
+    result["wall_seconds"] = round(child.wall_seconds, 2)
     return result
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,9 @@ from datetime import date
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+# Run as a script, this folder is first on sys.path.
+from child import run_child
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 FIRST_MONTH = date(2023, 1, 1)
@@ -430,42 +432,20 @@ class Measurement:
 
 
 def spawn(step: str, **options: object) -> Measurement:
-    """Run one child step in a fresh interpreter; its resource usage comes from ``wait4``."""
+    """Run one child step in a fresh interpreter (see ``child.run_child``)."""
     argv = [sys.executable, __file__, "--child", step]
     for name, value in options.items():
         argv += [f"--{name.replace('_', '-')}", str(value)]
-    load_at_start = os.getloadavg()[0]
-    began = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        deadline = began + CHILD_TIMEOUT_SECONDS
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.kill()
-                _, status, usage = os.wait4(proc.pid, 0)
-                break
-            time.sleep(0.02)
-        wall = time.perf_counter() - began
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child {step!r} failed ({proc.returncode}):\n{stderr}")
-    report: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    # Linux reports ru_maxrss in kilobytes, macOS in bytes.
-    scale = 2**20 if sys.platform == "darwin" else 2**10
+    child = run_child(argv, step, CHILD_TIMEOUT_SECONDS)
+    report = dict(child.report)
     return Measurement(
         step=step,
         seconds=float(report.pop("seconds", 0.0)),
-        wall_seconds=wall,
-        cpu_seconds=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / scale,
+        wall_seconds=child.wall_seconds,
+        cpu_seconds=child.cpu_seconds,
+        peak_rss_mb=child.peak_rss_mb,
         rows=int(report.pop("rows", 0)),
-        load_at_start=load_at_start,
+        load_at_start=child.load_at_start,
         extra=report,
     )
 

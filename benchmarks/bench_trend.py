@@ -34,14 +34,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 from typing import Any
+
+# Run as a script, this folder is first on sys.path.
+from child import run_child
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEED = 20030512  # seed 003 was published on 12 May 2017; any fixed number does
@@ -262,29 +263,15 @@ def _child(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def spawn(step: str, **options: object) -> dict[str, Any]:
-    """Run one step in a fresh interpreter; add its wall time and peak RSS (from ``wait4``)."""
+    """Run one step in a fresh interpreter; add its wall time and peak RSS (``child.run_child``)."""
     argv = [sys.executable, __file__, "--child", step]
     for name, value in options.items():
         if value is not None:
             argv += [f"--{name.replace('_', '-')}", str(value)]
-    began = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdout=out, stderr=err)
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        except BaseException:
-            proc.kill()
-            raise
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read().decode(), err.read().decode()
-    if code != 0:
-        raise RuntimeError(f"benchmark child {step!r} failed ({code}):\n{stderr}")
-    report: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    scale = 2**20 if sys.platform == "darwin" else 2**10  # macOS: bytes; Linux: KB
-    report["wall_seconds"] = time.perf_counter() - began
-    report["peak_rss_mb"] = usage.ru_maxrss / scale
+    child = run_child(argv, step)
+    report = dict(child.report)
+    report["wall_seconds"] = child.wall_seconds
+    report["peak_rss_mb"] = child.peak_rss_mb
     return report
 
 
