@@ -18,3 +18,36 @@ def lines(*rows: tuple) -> pl.DataFrame:
         },
         orient="row",
     )
+
+
+TRANSACTION_DEFAULTS = ("payment", "processed", "card")
+
+
+def transactions(*rows: tuple) -> pl.DataFrame:
+    """transactions from (customer, created_at, amount[, type[, status[, method]]]).
+
+    Ids by position; type, status and method default to payment, processed, card.
+    """
+    full = []
+    for i, (customer, at, amount, *rest) in enumerate(rows):
+        kind, status, method = (*rest, *TRANSACTION_DEFAULTS[len(rest) :])
+        full.append((f"t{i:03d}", customer, at, float(amount), kind, status, method, "USD"))
+    return pl.DataFrame(
+        full,
+        schema={
+            "transaction_id": pl.String,
+            "customer_id": pl.String,
+            "created_at": pl.Datetime("us"),
+            "amount": pl.Float64,
+            "type": pl.String,
+            "status": pl.String,
+            "payment_method": pl.String,
+            "currency": pl.String,
+        },
+        orient="row",
+    )
+
+
+def rows_by_customer(frame: pl.DataFrame) -> dict[str, dict]:
+    """A fact's rows keyed by customer_id."""
+    return {row["customer_id"]: row for row in frame.iter_rows(named=True)}

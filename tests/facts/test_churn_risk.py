@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 import pytest
 
-from tests.facts.test_customer_value import rows_by_customer, transactions
+from tests.frames import rows_by_customer, transactions
 
 AS_OF = date(2024, 6, 1)
 T = datetime

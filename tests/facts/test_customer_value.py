@@ -8,40 +8,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-import polars as pl
 import pytest
 
+from tests.frames import rows_by_customer, transactions
+
 AS_OF = date(2024, 6, 1)
+
 T = datetime
-DEFAULTS = ("payment", "processed", "card")
-
-
-def transactions(*rows: tuple) -> pl.DataFrame:
-    """transactions from (customer, created_at, amount[, type[, status[, method]]])."""
-    full = []
-    for i, (customer, at, amount, *rest) in enumerate(rows):
-        kind, status, method = (*rest, *DEFAULTS[len(rest) :])
-        full.append((f"t{i:03d}", customer, at, float(amount), kind, status, method, "USD"))
-    return pl.DataFrame(
-        full,
-        schema={
-            "transaction_id": pl.String,
-            "customer_id": pl.String,
-            "created_at": pl.Datetime("us"),
-            "amount": pl.Float64,
-            "type": pl.String,
-            "status": pl.String,
-            "payment_method": pl.String,
-            "currency": pl.String,
-        },
-        orient="row",
-    )
-
-
-def rows_by_customer(frame: pl.DataFrame) -> dict[str, dict]:
-    return {row["customer_id"]: row for row in frame.iter_rows(named=True)}
-
-
 SOURCES = {
     "transactions": transactions(
         # one: a single payment, 107 days before 2024-06-30 (16 left in March + 30 + 31 + 30).

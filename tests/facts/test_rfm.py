@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from tests.facts.test_customer_value import rows_by_customer, transactions
+from tests.frames import rows_by_customer, transactions
 
 COLUMNS = [
     "customer_id",

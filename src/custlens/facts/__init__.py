@@ -12,7 +12,7 @@ import pkgutil
 
 from custlens.facts.registry import REGISTRY, Fact, FactContext, ordered
 
-_HELPERS = {"registry", "month"}
+_HELPERS = {"registry", "month", "numeric"}
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in _HELPERS and not _module.name.startswith("_"):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from custlens.facts.growth_summary import ratio
+from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
 
 if TYPE_CHECKING:

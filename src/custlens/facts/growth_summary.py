@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import ibis
 
 from custlens.facts.month import index_of, month_index, month_start, months_between
+from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
 
 if TYPE_CHECKING:
@@ -26,11 +27,6 @@ MOVEMENT_COLUMNS = {
     "churn": "churn_mrr",
 }
 TRAILING_MONTHS = 12
-
-
-def ratio(numerator: ir.NumericValue, denominator: ir.NumericValue) -> ir.FloatingValue:
-    """numerator / denominator, null when the denominator is 0 or null."""
-    return (numerator.cast("float64") / denominator.cast("float64").nullif(0.0)).cast("float64")
 
 
 @fact(

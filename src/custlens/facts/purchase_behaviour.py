@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import ibis
 
 from custlens.facts.customer_value import processed_transactions
-from custlens.facts.growth_summary import ratio
 from custlens.facts.month import index_of, month_index, month_start, months_between
+from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
 
 if TYPE_CHECKING:

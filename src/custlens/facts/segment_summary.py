@@ -35,8 +35,8 @@ import ibis
 
 from custlens.errors import NotFoundError
 from custlens.facts.cohort_retention import transaction_months
-from custlens.facts.growth_summary import ratio
 from custlens.facts.month import index_of, month_index
+from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
 
 if TYPE_CHECKING:
