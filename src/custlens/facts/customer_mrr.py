@@ -60,11 +60,9 @@ def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
         first_idx=month_index(recurring.period_start),
         last_idx=ibis.least(month_index(recurring.period_end) - 1, last),
     )
-    covered = (
-        spans.mutate(month_idx=months_between(spans.first_idx, spans.last_idx))
-        .unnest("month_idx")
-        .filter(ibis._.month_idx <= ibis._.last_idx)
-    )
+    covered = spans.mutate(
+        month_idx=months_between(spans.first_idx, spans.last_idx).unnest()
+    ).filter(ibis._.month_idx <= ibis._.last_idx)
     return covered.group_by("customer_id", "month_idx").aggregate(
         mrr=covered.monthly.sum().round(MRR_DECIMALS)
     )
@@ -77,11 +75,11 @@ def on_spine(monthly: ir.Table, last_index: int) -> ir.Table:
         .group_by("customer_id")
         .aggregate(first_idx=ibis._.month_idx.min())
     )
-    spine = (
-        firsts.select("customer_id", month_idx=months_between(firsts.first_idx, last_index))
-        .unnest("month_idx")
-        .filter(ibis._.month_idx <= last_index)
-    )
+    # Unnest in the select list: Table.unnest compiles to CROSS JOIN UNNEST,
+    # which DuckDB runs as a lateral join ~10× slower on millions of rows.
+    spine = firsts.select(
+        "customer_id", month_idx=months_between(firsts.first_idx, last_index).unnest()
+    ).filter(ibis._.month_idx <= last_index)
     joined = spine.left_join(monthly, ["customer_id", "month_idx"])
     return joined.select(
         customer_id=joined.customer_id,
