@@ -168,7 +168,7 @@ header.top p{margin:4px 0 0;color:#4b5563;font-size:.9rem}
  padding:12px 24px}
 .kpi{background:#fff;border-radius:10px;padding:12px 14px;box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .kpi .label{font-size:.78rem;color:#6b7280;text-transform:uppercase;letter-spacing:.03em}
-.kpi .value{font-size:1.5rem;font-weight:650;margin:2px 0}
+.kpi .value{font-size:clamp(1rem,1.4vw,1.5rem);font-weight:650;margin:2px 0;white-space:nowrap}
 .kpi .delta{font-size:.8rem;color:#6b7280}
 .kpi .delta.good{color:#15803d}.kpi .delta.bad{color:#b91c1c}
 .kpi svg.spark{display:block;width:100%;height:30px;margin-top:6px}
