@@ -407,53 +407,83 @@ def _money_axis(**extra: Any) -> dict[str, Any]:
     return axis
 
 
-def _mrr_movements(growth: pl.DataFrame | None) -> str:
-    heading = "MRR movements by month"
-    if growth is None or growth.height == 0:
-        return _card("section-mrr-movements", heading, _missing("growth_summary"), wide=True)
+def _bridge_figure(
+    frame: pl.DataFrame,
+    bars: tuple[tuple[str, str, int, str], ...],
+    line: tuple[str, str, str],
+    hover: str,
+    axis: dict[str, Any],
+) -> Any:
+    """Signed stacked bars per month (gains up, losses down) and the balance as a line.
+
+    Args:
+        bars: (column, label, sign, colour) per bar series.
+        line: (column, legend name, axis and hover label) of the month-end balance,
+            drawn on a second axis.
+        hover: the d3 number format of hover values, e.g. ``$%{y:,.0f}``.
+        axis: the settings both y axes share (tick format, prefix).
+    """
     import plotly.graph_objects as go
 
-    months = growth["month"].to_list()
+    months = frame["month"].to_list()
     fig = go.Figure()
-    for column, label, sign in (
-        ("new_mrr", "New", 1),
-        ("expansion_mrr", "Expansion", 1),
-        ("reactivation_mrr", "Reactivation", 1),
-        ("contraction_mrr", "Contraction", -1),
-        ("churn_mrr", "Churn", -1),
-    ):
-        values = [None if v is None else sign * v for v in growth[column].to_list()]
+    for column, label, sign, colour in bars:
         fig.add_bar(
             x=months,
-            y=values,
+            y=[None if v is None else sign * v for v in frame[column].to_list()],
             name=label,
-            marker_color=_MOVEMENT_COLOURS[column],
-            hovertemplate=f"{label}: $%{{y:,.0f}}<extra></extra>",
+            marker_color=colour,
+            hovertemplate=f"{label}: {hover}<extra></extra>",
         )
+    column, name, label = line
     fig.add_scatter(
         x=months,
-        y=growth["ending_mrr"].to_list(),
-        name="Ending MRR",
+        y=frame[column].to_list(),
+        name=name,
         yaxis="y2",
         mode="lines+markers",
         line={"color": "#111827", "width": 2},
         marker={"size": 4},
-        hovertemplate="Ending MRR: $%{y:,.0f}<extra></extra>",
+        hovertemplate=f"{label}: {hover}<extra></extra>",
     )
     fig.update_layout(
         **_layout(
             barmode="relative",
             hovermode="x unified",
             xaxis=_month_axis(),
-            yaxis=_money_axis(title={"text": "Movement"}),
-            yaxis2=_money_axis(
-                title={"text": "Ending MRR"},
-                overlaying="y",
-                side="right",
-                showgrid=False,
-                rangemode="tozero",
-            ),
+            yaxis={**axis, "title": {"text": "Movement"}},
+            yaxis2={
+                **axis,
+                "title": {"text": label},
+                "overlaying": "y",
+                "side": "right",
+                "showgrid": False,
+                "rangemode": "tozero",
+            },
         )
+    )
+    return fig
+
+
+def _mrr_movements(growth: pl.DataFrame | None) -> str:
+    heading = "MRR movements by month"
+    if growth is None or growth.height == 0:
+        return _card("section-mrr-movements", heading, _missing("growth_summary"), wide=True)
+    fig = _bridge_figure(
+        growth,
+        tuple(
+            (column, label, sign, _MOVEMENT_COLOURS[column])
+            for column, label, sign in (
+                ("new_mrr", "New", 1),
+                ("expansion_mrr", "Expansion", 1),
+                ("reactivation_mrr", "Reactivation", 1),
+                ("contraction_mrr", "Contraction", -1),
+                ("churn_mrr", "Churn", -1),
+            )
+        ),
+        ("ending_mrr", "Ending MRR", "Ending MRR"),
+        "$%{y:,.0f}",
+        _money_axis(),
     )
     subtitle = "New, expansion and reactivation up; contraction and churn down; the line is MRR."
     return _card(
@@ -469,47 +499,16 @@ def _customer_bridge(counts: pl.DataFrame | None) -> str:
     actual = counts.filter(pl.col("value_type_id") == 1).sort("month")
     if actual.height == 0:
         return _card("section-customer-bridge", heading, _note("No actual customer counts yet."))
-    import plotly.graph_objects as go
-
-    months = actual["month"].to_list()
-    fig = go.Figure()
-    for column, label, sign, colour in (
-        ("new", "New", 1, "#2563eb"),
-        ("reactivated", "Reactivated", 1, "#0891b2"),
-        ("churned", "Churned", -1, "#dc2626"),
-    ):
-        fig.add_bar(
-            x=months,
-            y=[sign * v for v in actual[column].to_list()],
-            name=label,
-            marker_color=colour,
-            hovertemplate=f"{label}: %{{y:,}}<extra></extra>",
-        )
-    fig.add_scatter(
-        x=months,
-        y=actual["ending_balance"].to_list(),
-        name="Customers at month end",
-        yaxis="y2",
-        mode="lines+markers",
-        line={"color": "#111827", "width": 2},
-        marker={"size": 4},
-        hovertemplate="Customers: %{y:,}<extra></extra>",
-    )
-    fig.update_layout(
-        **_layout(
-            barmode="relative",
-            hovermode="x unified",
-            xaxis=_month_axis(),
-            yaxis={"title": {"text": "Movement"}, "tickformat": ",d"},
-            yaxis2={
-                "title": {"text": "Customers"},
-                "overlaying": "y",
-                "side": "right",
-                "showgrid": False,
-                "rangemode": "tozero",
-                "tickformat": ",d",
-            },
-        )
+    fig = _bridge_figure(
+        actual,
+        (
+            ("new", "New", 1, "#2563eb"),
+            ("reactivated", "Reactivated", 1, "#0891b2"),
+            ("churned", "Churned", -1, "#dc2626"),
+        ),
+        ("ending_balance", "Customers at month end", "Customers"),
+        "%{y:,}",
+        {"tickformat": ",d"},
     )
     return _card(
         "section-customer-bridge",
