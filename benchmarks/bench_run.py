@@ -651,10 +651,8 @@ def _print(result: RunBenchmark) -> None:
     print(f"  load average {result.load_average[0]:.1f} before, {result.load_average[1]:.1f} after")
 
 
-def _parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--months", type=int, default=36)
+def add_timing_options(parser: argparse.ArgumentParser) -> None:
+    """--repeat and --settle, shared by this script and run.py."""
     parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of N rounds")
     parser.add_argument(
         "--settle",
@@ -663,6 +661,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         metavar="LOAD",
         help="before each timed step, wait for the 1-minute load average to drop under LOAD",
     )
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--months", type=int, default=36)
+    add_timing_options(parser)
     parser.add_argument("--profile", action="store_true", help="time each part of a custlens run")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     parser.add_argument("--workspace", help=argparse.SUPPRESS)

@@ -194,14 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks at full or quick sizes and print the tables; 1 if results disagree."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
-    parser.add_argument("--repeat", type=int, default=1, help="keep the fastest of N rounds")
-    parser.add_argument(
-        "--settle",
-        type=float,
-        default=0.0,
-        metavar="LOAD",
-        help="before each timed step, wait for the 1-minute load average to drop under LOAD",
-    )
+    bench_run.add_timing_options(parser)
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     console = Console(width=max(Console().width, 110))
