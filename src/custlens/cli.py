@@ -273,8 +273,14 @@ MONEY_COLUMNS = {
 PERCENT_COLUMNS = {"relative_slope", "monthly_churn_rate", "logo_retention", "revenue_retention"}
 
 
-def emit(frame: Any, format: OutputFormat, title: str) -> None:
-    """Print a frame as a Rich table (formatted for a person), CSV or JSON (raw values)."""
+def emit(
+    frame: Any, format: OutputFormat, title: str, formats: dict[str, str | None] | None = None
+) -> None:
+    """Print a frame as a Rich table (formatted for a person), CSV or JSON (raw values).
+
+    ``formats`` maps a column to currency / percentage / number (the semantic
+    layer's formats); other columns are formatted by name and type.
+    """
     import sys
 
     from custlens.format import money, number, percent, ratio
@@ -291,7 +297,14 @@ def emit(frame: Any, format: OutputFormat, title: str) -> None:
     for name, dtype in frame.schema.items():
         numeric = dtype.is_numeric()
         table.add_column(name, justify="right" if numeric else "left")
-        if name in MONEY_COLUMNS:
+        declared = (formats or {}).get(name)
+        if declared == "currency":
+            kinds.append(money)
+        elif declared == "percentage":
+            kinds.append(percent)
+        elif declared == "number" and dtype.is_float():
+            kinds.append(_decimal)
+        elif name in MONEY_COLUMNS:
             kinds.append(money)
         elif name in PERCENT_COLUMNS:
             kinds.append(percent)
@@ -308,6 +321,82 @@ def emit(frame: Any, format: OutputFormat, title: str) -> None:
 
 def _text(value: object) -> str:
     return "—" if value is None else str(value)
+
+
+def _decimal(value: float | None) -> str:
+    """Counts stay whole; a fractional number keeps two places (a quick ratio of 3.78)."""
+    from custlens.format import number
+
+    if value is not None and value == value and value != int(value):
+        return f"{value:,.2f}"
+    return number(value)
+
+
+@app.command()
+def query(
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Metric or cube.measure (repeat).")
+    ] = None,
+    dimension: Annotated[
+        list[str] | None, typer.Option("--dimension", "-d", help="cube.dimension (repeat).")
+    ] = None,
+    time: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--time",
+            "-t",
+            help="cube.dimension:granularity[:range], e.g. growth.month:quarter:'last 12 months' "
+            "or customers.signup_date:month:2024-01-01..2024-12-31.",
+        ),
+    ] = None,
+    filter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--filter",
+            "-f",
+            help="'member operator value…', e.g. 'customers.region equals EMEA' "
+            "or 'customers.plan in Pro,Team' (repeat: all must hold).",
+        ),
+    ] = None,
+    order: Annotated[
+        list[str] | None, typer.Option("--order", help="'member [asc|desc]' (repeat).")
+    ] = None,
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    compare: Annotated[str | None, typer.Option(help="previous_period or previous_year.")] = None,
+    show_sql: Annotated[bool, typer.Option("--sql", help="Print the SQL that ran.")] = False,
+    format: FormatOption = OutputFormat.table,
+) -> None:
+    """Ask the semantic layer: metrics by dimensions over time, filtered."""
+    from custlens.cli_query import parse_filter, parse_time
+
+    spec = {
+        "metrics": metric or [],
+        "dimensions": dimension or [],
+        "time_dimensions": [parse_time(t) for t in time or []],
+        "filters": [parse_filter(f) for f in filter or []],
+        "order_by": order or [],
+        "limit": limit,
+        "offset": offset,
+        "compare": compare,
+    }
+    with _open() as ws:
+        result = ws.run_query(spec)
+    emit(result.frame, format, "Query", {c.name: c.format for c in result.columns})
+    if result.truncated:
+        err_console.print(f"[yellow]note:[/] cut at {result.frame.height:,} rows (server.max_rows)")
+    if show_sql:
+        err_console.print(result.sql, soft_wrap=True, highlight=False, markup=False)
+
+
+@app.command()
+def catalog(format: FormatOption = OutputFormat.table) -> None:
+    """The metrics catalog: every metric's definition, formula, table, owner and cadence."""
+    from custlens.semantic.catalog import catalog_frame
+
+    with _open() as ws:
+        frame = catalog_frame(ws.semantic_model)
+    emit(frame, format, "Metrics catalog")
 
 
 @app.command()

@@ -101,6 +101,29 @@ class Analytics(_Strict):
     churn_risk: ChurnRisk = Field(default_factory=ChurnRisk)
 
 
+class Server(_Strict):
+    """Limits of the query API (``custlens serve``)."""
+
+    max_rows: int = Field(default=10_000, ge=1, description="Rows per query response at most.")
+    query_timeout_seconds: float = Field(default=30.0, gt=0)
+    pii_salt: str | None = Field(
+        default=None,
+        description="Salt of the hashes that mask PII for unprivileged roles; default: a "
+        "random salt kept in the workspace's .custlens-salt file.",
+    )
+
+
+class Role(_Strict):
+    """What the holder of an API key may see."""
+
+    privileged: bool = Field(default=False, description="Sees PII dimensions in clear.")
+    filters: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Row filters added to every query, e.g. "
+        "{member: customers.region, operator: equals, value: EMEA}.",
+    )
+
+
 class Config(_Strict):
     """Settings of one workspace."""
 
@@ -127,6 +150,21 @@ class Config(_Strict):
     )
 
     analytics: Analytics = Field(default_factory=Analytics)
+    server: Server = Field(default_factory=Server)
+    roles: dict[str, Role] = Field(default_factory=dict)
+    api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="API key → role name. With no keys the API answers without one, as an "
+        "unprivileged role.",
+    )
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> Config:
+        for key, role in self.api_keys.items():
+            if role not in self.roles:
+                known = ", ".join(sorted(self.roles)) or "none defined"
+                raise ValueError(f"api key {key[:4]}…: unknown role {role!r} (roles: {known})")
+        return self
 
     @field_validator("as_of")
     @classmethod
@@ -182,6 +220,17 @@ cac_source: auto
 #     recent_days: 60
 #   mrr_trend: {months: 4, min_r_squared: 0.9}
 #   churn_risk: {gap_multiple: 2, min_value: 1000, max_score: 10}
+
+# The query API (custlens serve): limits, roles and API keys. With no api_keys the
+# API answers every caller as an unprivileged role (PII hashed).
+# server: {max_rows: 10000, query_timeout_seconds: 30}
+# roles:
+#   admin: {privileged: true}
+#   emea_analyst:
+#     filters: [{member: customers.region, operator: equals, value: EMEA}]
+# api_keys:
+#   change-me-admin-key: admin
+#   change-me-emea-key: emea_analyst
 """
 
 

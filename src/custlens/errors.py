@@ -8,7 +8,10 @@ server can tell a user's mistake from a bug::
     ├── ContractError(ValueError)     a source does not meet the data contract
     ├── WarehouseError(RuntimeError)  the warehouse cannot be reached or written
     ├── PipelineError(RuntimeError)   a fact failed while a run was in progress
-    └── NotFoundError(LookupError)    a table, fact or customer that does not exist
+    ├── NotFoundError(LookupError)    a table, fact or customer that does not exist
+    ├── QueryError(ValueError)        a semantic query names a bad member, operator or value
+    │   └── QueryTimeout              the query ran past the configured limit
+    └── AccessError(PermissionError)  no valid API key (401), or the role may not (403)
 
 Each carries a ``status`` (an HTTP status code) for the server.
 """
@@ -73,3 +76,24 @@ class NotFoundError(CustlensError, LookupError):
     """A table, fact or customer that does not exist."""
 
     status = 404
+
+
+class QueryError(CustlensError, ValueError):
+    """A semantic-layer query names a bad member, operator or value.
+
+    The message names the offending field, so a caller can fix the query.
+    """
+
+
+class QueryTimeout(QueryError):
+    """A query ran longer than ``server.query_timeout_seconds``."""
+
+    status = 504
+
+
+class AccessError(CustlensError, PermissionError):
+    """No valid API key (401), or the key's role may not do this (403)."""
+
+    def __init__(self, message: str, *, status: int = 403) -> None:
+        super().__init__(message)
+        self.status = status

@@ -143,6 +143,24 @@ class Warehouse:
             return self.con.table(name, database=self._database)
         return self.con.table(name)
 
+    def sql_name(self, name: str) -> str:
+        """The table ``name`` as a quoted identifier in DuckDB's dialect (cube SQL's dialect)."""
+        quoted = '"' + name.replace('"', '""') + '"'
+        return f'"{self._database}".{quoted}' if self._database else quoted
+
+    def sql(self, text: str) -> ir.Table:
+        """A query written in DuckDB's dialect, transpiled by SQLGlot to this backend's."""
+        return self.con.sql(text, dialect="duckdb")
+
+    def compile(self, expr: ir.Expr) -> str:
+        """The SQL this backend runs for ``expr``."""
+        return str(self.con.compile(expr))
+
+    def interrupt(self) -> None:
+        """Stop the query running on this connection (DuckDB; elsewhere a no-op)."""
+        if self.kind == "duckdb":
+            self.con.con.interrupt()
+
     def scalar(self, expr: ir.Scalar) -> Any:
         """Execute a scalar expression and return its Python value."""
         return self.con.execute(expr)

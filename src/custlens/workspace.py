@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -27,6 +27,12 @@ from custlens.pipeline import RUN_ID_COLUMN, RUNS_TABLE, Progress, RunResult
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.warehouse import Warehouse
 
+if TYPE_CHECKING:
+    from custlens.semantic import Compiler, QueryResult, SemanticModel
+    from custlens.semantic.access import Role
+
+SEMANTIC_DIR = "semantic"
+
 
 class Workspace:
     """A custlens workspace: its config, its warehouse, its sources and facts."""
@@ -35,6 +41,8 @@ class Workspace:
         self.path = Path(path).resolve()
         self.config: Config = load_config(self.path / CONFIG_FILE)
         self._warehouse: Warehouse | None = None
+        self._model: SemanticModel | None = None
+        self._compiler: Compiler | None = None
 
     @classmethod
     def init(cls, path: str | Path, *, warehouse: str | None = None) -> Workspace:
@@ -86,6 +94,7 @@ class Workspace:
         """
         from custlens.sources.load import load_sources
 
+        self._compiler = None
         return load_sources(self.warehouse, items)
 
     def load_dir(self, directory: str | Path) -> dict[str, int]:
@@ -121,6 +130,7 @@ class Workspace:
         """Compute every fact whose inputs are loaded (see :func:`custlens.pipeline.run`)."""
         from custlens.pipeline import run
 
+        self._compiler = None  # cube tables are about to change
         return run(self.warehouse, self.config, as_of=as_of, progress=progress, only=only)
 
     def context(self) -> FactContext:
@@ -135,6 +145,74 @@ class Workspace:
             raise NotFoundError("no successful run yet: run `custlens run` first")
         tables = {name: self.warehouse.table(name) for name in self.tables()}
         return FactContext(tables, done["as_of"][0], self.config)
+
+    # -- semantic layer ---------------------------------------------------
+
+    @property
+    def semantic_model(self) -> SemanticModel:
+        """The shipped model extended by this workspace's ``semantic/*.yml``."""
+        from custlens.semantic import load_model
+
+        if self._model is None:
+            self._model = load_model(self.path / SEMANTIC_DIR)
+        return self._model
+
+    def query(
+        self,
+        metrics: list[str] | None = None,
+        dimensions: list[str] | None = None,
+        *,
+        time_dimensions: list[dict[str, Any]] | None = None,
+        filters: list[dict[str, Any]] | None = None,
+        order_by: list[Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        compare: str | None = None,
+        role: Role | None = None,
+    ) -> QueryResult:
+        """Answer a semantic-layer query (see :mod:`custlens.semantic.compile`).
+
+        Example::
+
+            ws.query(["mrr"], ["customers.segment"],
+                     time_dimensions=[{"dimension": "growth.month", "granularity": "quarter"}])
+
+        Raises:
+            QueryError: a bad member, operator or value (the message names it).
+        """
+        spec: dict[str, Any] = {
+            "metrics": metrics or [],
+            "dimensions": dimensions or [],
+            "time_dimensions": time_dimensions or [],
+            "filters": filters or [],
+            "order_by": order_by or [],
+            "limit": limit,
+            "offset": offset,
+            "compare": compare,
+        }
+        return self.run_query(spec, role=role)
+
+    def run_query(self, spec: Any, *, role: Role | None = None) -> QueryResult:
+        """Answer a query given as its JSON mapping (what the HTTP API receives)."""
+        from custlens.semantic import Compiler
+
+        if self._compiler is None:
+            self._compiler = Compiler(self.semantic_model, self.warehouse)
+        return self._compiler.run(
+            spec, as_of=self.as_of(), role=role, max_rows=self.config.server.max_rows
+        )
+
+    def as_of(self) -> date:
+        """The date queries count relative ranges from: the latest run's as-of date,
+        else the configured as-of month's end, else today."""
+        from custlens.pipeline import month_end
+
+        runs = self.runs()
+        done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
+        if done.height and done["as_of"][0] is not None:
+            return done["as_of"][0]  # type: ignore[no-any-return]
+        configured = self.config.as_of_month()
+        return month_end(configured) if configured else date.today()
 
     def tables(self) -> list[str]:
         """Live tables of the warehouse: sources (``src_…``), facts and the run log."""

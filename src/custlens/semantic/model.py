@@ -1,0 +1,424 @@
+"""The semantic model: cubes and metrics in YAML, validated into pydantic objects.
+
+A model is read from the defaults shipped in ``custlens/semantic/defaults/`` and
+then from a workspace's ``semantic/*.yml``; a cube or metric of the same name in
+a later file replaces the earlier one, so a workspace extends or overrides the
+defaults. Unknown keys are errors, and every error names the file, the line and
+the bad key or reference.
+
+Shape (the seed's, with the choices written down)::
+
+    cubes:
+      - name: subscriptions
+        table: customer_mrr            # a warehouse table, or:
+        # sql: "SELECT * FROM {{ ref('customer_mrr') }} WHERE mrr > 0"   (DuckDB dialect)
+        measures:
+          - {name: mrr, type: sum, sql: mrr, format: currency, semi_additive: month}
+          - {name: paying, type: count_distinct, sql: customer_id, filters: [{sql: mrr > 0}]}
+          - {name: arpa, type: number, sql: mrr / paying}     # over measures of this cube
+        dimensions:
+          - {name: customer_id, type: string, primary_key: true}
+          - {name: month, type: time}
+        joins:
+          - {cube: customers, relationship: many_to_one, on: customer_id}
+    metrics:
+      - {name: mrr, type: simple, measure: subscriptions.mrr, format: currency}
+      - {name: arpa, type: ratio, numerator: mrr, denominator: subscriptions.paying}
+      - {name: arr, type: derived, expression: mrr * 12}
+      - {name: mrr_3m, type: cumulative, measure: subscriptions.mrr, window: 3 months}
+
+``semi_additive: <time dimension>`` marks a balance (MRR, customer counts): over
+a period coarser than its grain, or with no time in the query, it takes the
+rows of the period's last ``<time dimension>`` value instead of a sum over time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import sqlglot
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from custlens.config import _line_of, describe_validation_error
+from custlens.errors import ConfigError
+
+Granularity = Literal["day", "week", "month", "quarter", "year"]
+GRANULARITIES: tuple[Granularity, ...] = ("day", "week", "month", "quarter", "year")
+Format = Literal["currency", "percentage", "number"]
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+REF = re.compile(r"\{\{\s*ref\(\s*['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]\s*\)\s*\}\}")
+"""``{{ ref('table') }}`` in cube SQL names a warehouse table."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_name(value: str) -> str:
+    if not _NAME.match(value):
+        raise ValueError(f"{value!r} is not a name (letters, digits and _, not first a digit)")
+    return value
+
+
+def _check_sql(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            sqlglot.parse_one(value, dialect="duckdb")
+        except sqlglot.errors.ParseError as exc:
+            first = str(exc).splitlines()[0]
+            raise ValueError(f"not valid SQL ({first}): {value!r}") from None
+    return value
+
+
+class MeasureFilter(_Strict):
+    sql: str
+    """A boolean SQL expression over the cube's columns (DuckDB dialect)."""
+
+    _sql = field_validator("sql")(_check_sql)
+
+
+class Meta(_Strict):
+    owner: str | None = None
+    certified: bool = False
+    cadence: str | None = None
+    pii: bool = False
+    masking: Literal["hash"] = "hash"
+
+
+class Measure(_Strict):
+    name: str
+    type: Literal["count", "count_distinct", "sum", "avg", "min", "max", "median", "number"]
+    sql: str | None = None
+    """The column or expression aggregated; for ``number``, an expression over measures."""
+    description: str = ""
+    title: str | None = None
+    format: Format = "number"
+    filters: tuple[MeasureFilter, ...] = ()
+    semi_additive: str | None = None
+    """A time dimension of this cube over which the measure is a balance (last value)."""
+    fill: Literal["zero", "null"] | None = None
+    """What a period with no rows shows; default zero for counts and sums, else null."""
+    meta: Meta = Field(default_factory=Meta)
+
+    _name = field_validator("name")(_check_name)
+    _sql = field_validator("sql")(_check_sql)
+
+    @property
+    def fills_zero(self) -> bool:
+        if self.fill is not None:
+            return self.fill == "zero"
+        return self.type in ("count", "count_distinct", "sum") and self.semi_additive is None
+
+
+class Dimension(_Strict):
+    name: str
+    type: Literal["string", "number", "boolean", "time"]
+    sql: str | None = None
+    """Column or expression; defaults to the dimension's name."""
+    description: str = ""
+    title: str | None = None
+    primary_key: bool = False
+    granularities: tuple[Granularity, ...] = GRANULARITIES
+    format: Format | None = None
+    meta: Meta = Field(default_factory=Meta)
+
+    _name = field_validator("name")(_check_name)
+    _sql = field_validator("sql")(_check_sql)
+
+    @property
+    def expression(self) -> str:
+        return self.sql or self.name
+
+
+class Join(_Strict):
+    cube: str = Field(alias="name")
+    """The cube joined to."""
+    relationship: Literal["many_to_one", "one_to_many", "one_to_one"]
+    on: str | dict[str, str]
+    """A dimension both cubes have, or {this cube's dimension: the other's}."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _yaml_on(cls, data: Any) -> Any:
+        # YAML 1.1 reads a bare `on:` key as the boolean true.
+        if isinstance(data, dict) and True in data:
+            data = dict(data)
+            data["on"] = data.pop(True)
+        return data
+
+    @property
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        if isinstance(self.on, str):
+            return ((self.on, self.on),)
+        return tuple(self.on.items())
+
+
+class Cube(_Strict):
+    name: str
+    table: str | None = None
+    sql: str | None = None
+    description: str = ""
+    title: str | None = None
+    measures: tuple[Measure, ...] = ()
+    dimensions: tuple[Dimension, ...] = ()
+    joins: tuple[Join, ...] = ()
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+    _name = field_validator("name")(_check_name)
+
+    @field_validator("sql")
+    @classmethod
+    def _cube_sql(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_sql(REF.sub(r"\1", value))
+        return value
+
+    def measure(self, name: str) -> Measure | None:
+        return next((m for m in self.measures if m.name == name), None)
+
+    def dimension(self, name: str) -> Dimension | None:
+        return next((d for d in self.dimensions if d.name == name), None)
+
+    @property
+    def primary_key(self) -> Dimension | None:
+        return next((d for d in self.dimensions if d.primary_key), None)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Warehouse tables this cube reads."""
+        if self.table:
+            return (self.table,)
+        return tuple(REF.findall(self.sql or ""))
+
+
+class Metric(_Strict):
+    name: str
+    type: Literal["simple", "ratio", "derived", "cumulative"]
+    measure: str | None = Field(default=None)
+    """simple / cumulative: ``cube.measure`` (the seed's ``expression`` is accepted)."""
+    numerator: str | None = None
+    denominator: str | None = None
+    expression: str | None = None
+    """derived: arithmetic over metric names; simple: the measure, as in the seed."""
+    window: str | None = None
+    """cumulative: a trailing window such as ``3 months``; none is a running total."""
+    description: str = ""
+    title: str | None = None
+    format: Format = "number"
+    time_grain: Granularity | None = None
+    meta: Meta = Field(default_factory=Meta)
+
+    _name = field_validator("name")(_check_name)
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is not None:
+            window_periods(value)
+        return value
+
+
+def window_periods(text: str) -> tuple[int, str]:
+    """``"3 months"`` → (3, "month")."""
+    match = re.fullmatch(r"\s*(\d+)\s+([a-z]+?)s?\s*", text)
+    if not match or match.group(2) not in GRANULARITIES or int(match.group(1)) < 1:
+        raise ValueError(f"expected a window like '3 months' (day … year), got {text!r}")
+    return int(match.group(1)), match.group(2)
+
+
+class ModelFile(_Strict):
+    cubes: tuple[Cube, ...] = ()
+    metrics: tuple[Metric, ...] = ()
+
+
+@dataclass
+class SemanticModel:
+    """Every cube and metric, by name, checked for dangling references."""
+
+    cubes: dict[str, Cube] = field(default_factory=dict)
+    metrics: dict[str, Metric] = field(default_factory=dict)
+    origin: dict[str, str] = field(default_factory=dict)
+    """'cube:x' / 'metric:y' → 'file:line' where it was defined, for error messages."""
+
+    def cube(self, name: str) -> Cube:
+        from custlens.errors import QueryError
+
+        if name not in self.cubes:
+            raise QueryError(f"unknown cube {name!r}; cubes: {', '.join(sorted(self.cubes))}")
+        return self.cubes[name]
+
+
+def default_files() -> list[tuple[str, str]]:
+    """(name, text) of the shipped default model files, in name order."""
+    folder = resources.files("custlens.semantic") / "defaults"
+    return sorted(
+        (f"custlens/semantic/defaults/{p.name}", p.read_text(encoding="utf-8"))
+        for p in folder.iterdir()
+        if p.name.endswith(".yml")
+    )
+
+
+def load_model(folder: Path | None = None, *, defaults: bool = True) -> SemanticModel:
+    """The default model extended and overridden by ``folder/*.yml`` (if given).
+
+    Raises:
+        ConfigError: a file is not YAML, has an unknown key or a bad value, or
+            references a cube, measure, dimension or metric that does not exist.
+    """
+    files = default_files() if defaults else []
+    if folder is not None and folder.is_dir():
+        files += [
+            (str(p), p.read_text(encoding="utf-8"))
+            for p in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")])
+        ]
+    return build_model(files)
+
+
+def build_model(files: Iterable[tuple[str, str]]) -> SemanticModel:
+    """Validate and merge model files given as (name, YAML text)."""
+    model = SemanticModel()
+    for name, text in files:
+        try:
+            node = yaml.compose(text)
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{name}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{name}: expected `cubes:` and/or `metrics:` at the top level")
+        try:
+            parsed = ModelFile.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(describe_validation_error(exc, Path(name), node)) from None
+        for i, cube in enumerate(parsed.cubes):
+            model.cubes[cube.name] = cube
+            model.origin[f"cube:{cube.name}"] = _where(name, node, ["cubes", str(i)])
+        for i, metric in enumerate(parsed.metrics):
+            model.metrics[metric.name] = metric
+            model.origin[f"metric:{metric.name}"] = _where(name, node, ["metrics", str(i)])
+    _check_references(model)
+    return model
+
+
+def _where(name: str, node: Any, loc: list[str]) -> str:
+    line = _line_of(node, loc)
+    return f"{name}:{line}" if line else name
+
+
+def _check_references(model: SemanticModel) -> None:
+    """Every name a cube or metric uses must exist; errors say where it was used."""
+    from custlens.semantic.arith import names_in
+
+    problems: list[str] = []
+    for cube in model.cubes.values():
+        where = model.origin[f"cube:{cube.name}"]
+        if bool(cube.table) == bool(cube.sql):
+            problems.append(f"{where}: cube {cube.name!r} needs exactly one of `table` or `sql`")
+        dims = {d.name: d for d in cube.dimensions}
+        measures = {m.name for m in cube.measures}
+        if len(dims) != len(cube.dimensions) or len(measures) != len(cube.measures):
+            problems.append(f"{where}: cube {cube.name!r} repeats a measure or dimension name")
+        for m in cube.measures:
+            if m.type == "number":
+                unknown = [n for n in names_in(m.sql or "") if n not in measures]
+                if not m.sql or unknown:
+                    problems.append(
+                        f"{where}: measure {cube.name}.{m.name}: a number measure needs `sql` "
+                        f"over this cube's measures; unknown {unknown}"
+                    )
+            elif m.type != "count" and not m.sql:
+                problems.append(f"{where}: measure {cube.name}.{m.name} ({m.type}) needs `sql`")
+            if m.semi_additive and getattr(dims.get(m.semi_additive), "type", None) != "time":
+                problems.append(
+                    f"{where}: measure {cube.name}.{m.name}: semi_additive names "
+                    f"{m.semi_additive!r}, which is not a time dimension of {cube.name!r}"
+                )
+        for join in cube.joins:
+            other = model.cubes.get(join.cube)
+            if other is None:
+                problems.append(f"{where}: cube {cube.name!r} joins unknown cube {join.cube!r}")
+                continue
+            for mine, theirs in join.keys:
+                if mine not in dims:
+                    problems.append(
+                        f"{where}: join {cube.name} → {join.cube}: {mine!r} is not a "
+                        f"dimension of {cube.name!r}"
+                    )
+                if other.dimension(theirs) is None:
+                    problems.append(
+                        f"{where}: join {cube.name} → {join.cube}: {theirs!r} is not a "
+                        f"dimension of {join.cube!r}"
+                    )
+    for metric in model.metrics.values():
+        where = model.origin[f"metric:{metric.name}"]
+        for ref in metric_references(metric):
+            if "." in ref:
+                cube_name, _, member = ref.partition(".")
+                target = model.cubes.get(cube_name)
+                if target is None or target.measure(member) is None:
+                    problems.append(f"{where}: metric {metric.name!r}: unknown measure {ref!r}")
+            elif ref not in model.metrics:
+                problems.append(f"{where}: metric {metric.name!r}: unknown metric {ref!r}")
+        if not metric_references(metric):
+            need = {
+                "simple": "measure",
+                "cumulative": "measure",
+                "ratio": "numerator and denominator",
+                "derived": "expression",
+            }[metric.type]
+            problems.append(f"{where}: metric {metric.name!r} ({metric.type}) needs `{need}`")
+    problems += _metric_cycles(model)
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def metric_references(metric: Metric) -> list[str]:
+    """Measures (``cube.measure``) and metric names a metric is defined over."""
+    from custlens.semantic.arith import names_in
+
+    if metric.type in ("simple", "cumulative"):
+        ref = metric.measure or (metric.expression or "").strip()
+        return [ref] if ref else []
+    if metric.type == "ratio":
+        return (
+            [r for r in (metric.numerator, metric.denominator) if r]
+            if (metric.numerator and metric.denominator)
+            else []
+        )
+    return names_in(metric.expression or "")
+
+
+def _metric_cycles(model: SemanticModel) -> list[str]:
+    problems: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if state.get(name) == 2 or name not in model.metrics:
+            return
+        if state.get(name) == 1:
+            where = model.origin[f"metric:{name}"]
+            problems.append(f"{where}: metric cycle {' → '.join((*path, name))}")
+            return
+        state[name] = 1
+        for ref in metric_references(model.metrics[name]):
+            if "." not in ref:
+                visit(ref, (*path, name))
+        state[name] = 2
+
+    for name in model.metrics:
+        visit(name, ())
+    return problems
