@@ -13,25 +13,33 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from custlens.errors import (
+    AccessError,
     ConfigError,
     ContractError,
     CustlensError,
     NotFoundError,
     PipelineError,
+    QueryError,
+    QueryTimeout,
     WarehouseError,
 )
 
 if TYPE_CHECKING:
+    from custlens.client import Client
     from custlens.workspace import Workspace
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccessError",
+    "Client",
     "ConfigError",
     "ContractError",
     "CustlensError",
     "NotFoundError",
     "PipelineError",
+    "QueryError",
+    "QueryTimeout",
     "WarehouseError",
     "Workspace",
     "__version__",
@@ -45,4 +53,8 @@ def __getattr__(name: str) -> Any:
         from custlens.workspace import Workspace
 
         return Workspace
+    if name == "Client":
+        from custlens.client import Client
+
+        return Client
     raise AttributeError(f"module 'custlens' has no attribute {name!r}")

@@ -420,12 +420,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the dashboard at / (rebuilt from the latest run on each request) and /health."""
+    """Serve the dashboard at /, the query API at /v1 (docs at /docs) and /health."""
     import uvicorn
 
     from custlens.server import create_app
 
     app_ = create_app(state.workspace)
+    with _open() as ws:
+        open_api = not ws.config.api_keys
+    if open_api:
+        err_console.print(
+            "[yellow]note:[/] no api_keys in custlens.yml: /v1 answers anyone, as an "
+            "unprivileged role (PII hashed)"
+        )
     console.print(f"Serving {app_.state.workspace_path} at http://{host}:{port}/ (Ctrl-C stops)")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 

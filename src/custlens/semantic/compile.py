@@ -606,6 +606,14 @@ class _Planner:
         cube = self.model.cubes[cube_name]
         needed = {k.cube for k in keys} | {d.cube for d in self._dim_members(where)}
         needed |= {member.partition(".")[0] for member in ranges}
+        if self.role is not None:
+            for d in [m for f in self.role.filters for m in self._dim_members(f)]:
+                if d.cube != cube_name and not self._reachable(cube_name, d.cube):
+                    raise AccessError(
+                        f"role {self.role.name!r} sees only rows filtered on {d.member}, and "
+                        f"cube {cube_name!r} cannot be filtered that way: it is not available "
+                        "to this role"
+                    )
         table, fans_out = self._joined(cube, needed)
         if where is not None:
             table = table.filter(self._predicate(where, table))
@@ -694,6 +702,15 @@ class _Planner:
             table = table.join(other, predicates, how="left")
             fans_out = fans_out or relationship == "one_to_many"
         return table, fans_out
+
+    def _reachable(self, start: str, target: str) -> bool:
+        seen, queue = {start}, deque([start])
+        while queue:
+            for other, _, _ in self._edges(queue.popleft()):
+                if other not in seen:
+                    seen.add(other)
+                    queue.append(other)
+        return target in seen
 
     def _edges(self, name: str) -> list[tuple[str, tuple[tuple[str, str], ...], str]]:
         out: list[tuple[str, tuple[tuple[str, str], ...], str]] = []

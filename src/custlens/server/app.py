@@ -4,7 +4,15 @@
 
 - ``GET /`` — the dashboard (:func:`custlens.report.build_report`), built from the
   latest facts at request time, so a new ``custlens run`` shows on the next reload;
-- ``GET /health`` — ``{"status": "ok"}`` for load balancers and tests.
+- ``POST /v1/query`` — a semantic-layer query (DESIGN.md §6) → rows, columns, SQL;
+- ``GET /v1/meta`` — the cubes, their measures and dimensions, and the metrics;
+- ``GET /v1/catalog`` — the metrics catalog;
+- ``GET /health`` — ``{"status": "ok"}`` for load balancers and tests;
+- ``/docs`` — the OpenAPI documentation.
+
+``/v1`` routes take an API key (``X-API-Key: …`` or ``Authorization: Bearer …``)
+when ``api_keys`` are configured; errors are JSON ``{"status": …, "error": …}``
+and never a stack trace.
 
 Run it with ``custlens -w WS serve`` (uvicorn), or in-process with
 ``fastapi.testclient.TestClient(create_app(path))``.
@@ -12,30 +20,85 @@ Run it with ``custlens -w WS serve`` (uvicorn), or in-process with
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Body, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from custlens.errors import CustlensError, QueryTimeout
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
+    from custlens.workspace import Workspace
+
+# FastAPI reads the routes' annotations (`request: Request`) at run time, so what they
+# name is imported at module level, not inside create_app.
+
+
+class _PerThread:
+    """One open workspace per server thread: its connection and compiled cube tables
+    are reused across requests, and no connection is shared between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def get(self) -> Workspace:
+        from custlens.workspace import Workspace
+
+        ws = getattr(self._local, "ws", None)
+        if ws is None:
+            ws = self._local.ws = Workspace(self.path)
+        return ws
 
 
 def create_app(workspace_path: str | Path) -> FastAPI:
     """Build the FastAPI app serving the workspace at ``workspace_path``.
 
     Raises:
-        ConfigError: the folder has no valid ``custlens.yml`` (checked once, at start-up,
-            so a typo fails the server's start, not its first request).
+        ConfigError: the folder has no valid ``custlens.yml`` or semantic model (checked
+            once, at start-up, so a typo fails the server's start, not its first request).
     """
-    from fastapi import FastAPI
-    from fastapi.responses import HTMLResponse
-
     from custlens import __version__
+    from custlens.semantic.access import Role, role_for_key
+    from custlens.semantic.catalog import catalog
     from custlens.workspace import Workspace
 
     path = Path(workspace_path).resolve()
-    Workspace(path).close()
+    with Workspace(path) as ws:
+        config = ws.config
+        model = ws.semantic_model
     app = FastAPI(title="custlens", version=__version__, docs_url="/docs", redoc_url=None)
     app.state.workspace_path = path
+    workspaces = _PerThread(path)
+
+    @app.exception_handler(CustlensError)
+    async def custlens_error(request: Request, exc: CustlensError) -> JSONResponse:
+        return JSONResponse({"status": exc.status, "error": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "bad request"}
+        where = ".".join(str(p) for p in first["loc"] if p != "body")
+        return JSONResponse({"status": 400, "error": f"{where}: {first['msg']}"}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not a user's mistake: say so without leaking the stack.
+        return JSONResponse(
+            {"status": 500, "error": f"internal error ({type(exc).__name__})"}, status_code=500
+        )
+
+    def role_of(request: Request) -> Role:
+        key = request.headers.get("x-api-key")
+        auth = request.headers.get("authorization", "")
+        if not key and auth.lower().startswith("bearer "):
+            key = auth[7:].strip()
+        return role_for_key(config, key, path)
 
     # A plain `def`: FastAPI runs it in its thread pool, so building the page (DuckDB
     # reads, Plotly) never blocks the event loop.
@@ -52,4 +115,114 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.post("/v1/query")
+    async def query(
+        request: Request,
+        spec: dict[str, Any] = Body(  # noqa: B008 - FastAPI's way to declare a JSON body
+            ...,
+            examples=[
+                {
+                    "metrics": ["mrr", "customers"],
+                    "dimensions": ["customers.segment"],
+                    "time_dimensions": [
+                        {
+                            "dimension": "subscriptions.month",
+                            "granularity": "quarter",
+                            "date_range": "last 12 months",
+                        }
+                    ],
+                    "filters": [
+                        {"member": "customers.region", "operator": "equals", "value": "EMEA"}
+                    ],
+                    "limit": 100,
+                }
+            ],
+        ),
+    ) -> dict[str, Any]:
+        """Answer a semantic-layer query: rows keyed by member, column types and formats,
+        and the SQL that ran."""
+        role = role_of(request)
+        holder: dict[str, Workspace] = {}
+
+        def answer() -> dict[str, Any]:
+            ws = holder["ws"] = workspaces.get()
+            result = ws.run_query(spec, role=role)
+            return {
+                "data": result.data,
+                "columns": [c.__dict__ for c in result.columns],
+                "sql": result.sql,
+                "as_of": result.as_of.isoformat(),
+                "truncated": result.truncated,
+            }
+
+        timeout = config.server.query_timeout_seconds
+        try:
+            return await asyncio.wait_for(run_in_threadpool(answer), timeout)
+        except TimeoutError:
+            if "ws" in holder:
+                holder["ws"].warehouse.interrupt()
+            raise QueryTimeout(
+                f"the query ran longer than {timeout:g} s (server.query_timeout_seconds)"
+            ) from None
+
+    @app.get("/v1/meta")
+    def meta(request: Request) -> dict[str, Any]:
+        """The cubes (measures, dimensions, joins) and metrics a query may name."""
+        role_of(request)
+        return describe_model(model)
+
+    @app.get("/v1/catalog")
+    def metrics_catalog(request: Request) -> dict[str, Any]:
+        """Every metric's definition, formula, table, field, owner, cadence and certification."""
+        role_of(request)
+        return {"metrics": catalog(model)}
+
     return app
+
+
+def describe_model(model: Any) -> dict[str, Any]:
+    """The model as JSON: what ``GET /v1/meta`` returns."""
+    cubes = []
+    for cube in model.cubes.values():
+        cubes.append(
+            {
+                "name": cube.name,
+                "description": cube.description,
+                "measures": [
+                    {
+                        "name": f"{cube.name}.{m.name}",
+                        "type": m.type,
+                        "format": m.format,
+                        "description": m.description,
+                        "semi_additive": m.semi_additive,
+                    }
+                    for m in cube.measures
+                ],
+                "dimensions": [
+                    {
+                        "name": f"{cube.name}.{d.name}",
+                        "type": d.type,
+                        "description": d.description,
+                        "primary_key": d.primary_key,
+                        "pii": d.meta.pii,
+                        **({"granularities": list(d.granularities)} if d.type == "time" else {}),
+                    }
+                    for d in cube.dimensions
+                ],
+                "joins": [{"cube": j.cube, "relationship": j.relationship} for j in cube.joins],
+            }
+        )
+    metrics = [
+        {
+            "name": m.name,
+            "type": m.type,
+            "title": m.title,
+            "description": " ".join(m.description.split()),
+            "format": m.format,
+            "time_grain": m.time_grain,
+            "owner": m.meta.owner,
+            "certified": m.meta.certified,
+        }
+        for m in model.metrics.values()
+    ]
+    return {"cubes": cubes, "metrics": metrics}

@@ -1,0 +1,138 @@
+"""A Python client of the custlens HTTP API (``custlens serve``).
+
+Example::
+
+    from custlens import Client
+
+    client = Client("http://localhost:8000", api_key="…")
+    rows = client.query(
+        metrics=["customers.count"],
+        dimensions=["customers.customer_id", "customers.segment"],
+        filters=[{"member": "customers.region", "operator": "equals", "value": "EMEA"}],
+    ).data
+    rows[0]["customers.segment"]
+
+Errors the server reports come back as the same custlens errors a local call
+raises (:class:`~custlens.errors.QueryError`, :class:`~custlens.errors.AccessError`, …),
+with the server's message. Only the standard library is used.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+from custlens.errors import (
+    AccessError,
+    CustlensError,
+    NotFoundError,
+    QueryError,
+    QueryTimeout,
+    WarehouseError,
+)
+
+
+@dataclass
+class ClientResult:
+    """A query's answer: ``data`` (rows keyed by member), ``columns``, ``sql``."""
+
+    data: list[dict[str, Any]]
+    columns: list[dict[str, Any]] = field(default_factory=list)
+    sql: str = ""
+    as_of: str | None = None
+    truncated: bool = False
+
+
+class Client:
+    """Talks to a custlens server."""
+
+    def __init__(self, url: str, api_key: str | None = None, *, timeout: float = 60.0) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+
+    def query(
+        self,
+        metrics: list[str] | None = None,
+        dimensions: list[str] | None = None,
+        *,
+        time_dimensions: list[dict[str, Any]] | None = None,
+        filters: list[dict[str, Any]] | None = None,
+        order_by: list[Any] | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        compare: str | None = None,
+    ) -> ClientResult:
+        """POST /v1/query (the arguments are the JSON query of DESIGN.md §6)."""
+        spec: dict[str, Any] = {
+            "metrics": metrics or [],
+            "dimensions": dimensions or [],
+            "time_dimensions": time_dimensions or [],
+            "filters": filters or [],
+            "order_by": order_by or [],
+            "offset": offset,
+        }
+        if limit is not None:
+            spec["limit"] = limit
+        if compare is not None:
+            spec["compare"] = compare
+        body = self._call("POST", "/v1/query", spec)
+        return ClientResult(
+            data=body["data"],
+            columns=body.get("columns", []),
+            sql=body.get("sql", ""),
+            as_of=body.get("as_of"),
+            truncated=body.get("truncated", False),
+        )
+
+    def meta(self) -> dict[str, Any]:
+        """GET /v1/meta: cubes, measures, dimensions and metrics."""
+        return self._call("GET", "/v1/meta")  # type: ignore[no-any-return]
+
+    def catalog(self) -> list[dict[str, Any]]:
+        """GET /v1/catalog: the metrics catalog."""
+        return self._call("GET", "/v1/catalog")["metrics"]  # type: ignore[no-any-return]
+
+    def customer(self, customer_id: str) -> dict[str, Any]:
+        """GET /v1/customers/{id}: the Customer 360 profile."""
+        from urllib.parse import quote
+
+        return self._call("GET", f"/v1/customers/{quote(customer_id, safe='')}")  # type: ignore[no-any-return]
+
+    def _call(self, method: str, route: str, payload: Any = None) -> Any:
+        headers = {"Accept": "application/json"}
+        data = None
+        if payload is not None:
+            data = json.dumps(payload, default=str).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if self.api_key:
+            headers["X-API-Key"] = self.api_key
+        request = urllib.request.Request(self.url + route, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read()).get("error", exc.reason)
+            except ValueError:
+                message = exc.reason
+            raise _error(exc.code, str(message)) from None
+        except urllib.error.URLError as exc:
+            raise WarehouseError(f"cannot reach {self.url}: {exc.reason}") from None
+
+
+def _error(status: int, message: str) -> CustlensError:
+    if status in (401, 403):
+        return AccessError(message, status=status)
+    if status == 404:
+        return NotFoundError(message)
+    if status == 504:
+        return QueryTimeout(message)
+    if status == 400:
+        return QueryError(message)
+    error = CustlensError(f"server error {status}: {message}")
+    error.status = status
+    return error
