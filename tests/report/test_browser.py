@@ -10,9 +10,6 @@ test's temporary folder. Playwright's own browser download is never used.
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +20,7 @@ import pytest
 from custlens.report import CHART_IDS, KPIS, write_report
 from custlens.workspace import Workspace
 from tests.report import demo_workspace
+from tests.servers import serving
 
 pytestmark = pytest.mark.browser
 
@@ -71,25 +69,8 @@ def last_month(workspace: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server_url(workspace: Path) -> Iterator[str]:
     """uvicorn serving the workspace on a free loopback port, stopped after the module."""
-    import uvicorn
-
-    from custlens.server import create_app
-
-    # Binding the socket here (port 0) avoids racing another process for a "free" port.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(workspace), log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start in 10 s"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serving(workspace) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

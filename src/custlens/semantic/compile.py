@@ -398,7 +398,9 @@ class _Planner:
                 ):
                     names[f"o{j}_{suffix}"] = f"{o.name}.{suffix}"
                     columns.append(Column(f"{o.name}.{suffix}", "metric", "number", fmt))
-        table = table.order_by(self._order(keys, outputs, table))
+        order = self._order(keys, outputs, table)
+        if order:
+            table = table.order_by(order)
         table = table.select(*names)
         pii = {k.member for k in keys if k.dim.meta.pii}
         return Plan(q, table, names, columns, pii)
