@@ -131,6 +131,14 @@ def test_runs_are_recorded_and_a_second_run_replaces_the_facts(make_workspace) -
     # The first record is kept as it was (its null error stays null).
     assert old == record
 
+    # Another process opens the workspace: it finds the run log and the facts. (On Spark
+    # a new session has no catalog entries: dropping the database stands in for that.)
+    if ws.warehouse.kind == "pyspark":
+        ws.warehouse.con.raw_sql(f"DROP DATABASE {ws.warehouse._database} CASCADE")
+    with Workspace(ws.path) as again:
+        assert again.runs()["run_id"].to_list() == [second.run_id, first.run_id]
+        assert again.table("growth_summary")["ending_mrr"].to_list() == [150.0, 130.0, 170.0]
+
 
 def boom(ctx: FactContext) -> object:
     raise RuntimeError("boom: growth_summary exploded")

@@ -103,7 +103,7 @@ class Warehouse:
         warehouse._database = f"custlens_{digest}"
         session.sql(f"CREATE DATABASE IF NOT EXISTS {warehouse._database}")
         for child in sorted(location.iterdir()):
-            if child.is_dir() and not child.name.startswith(("_", ".")):
+            if child.is_dir() and not child.name.startswith((STAGE_PREFIX, "_trash_", ".")):
                 warehouse._spark_register(child.name, child)
         return warehouse
 

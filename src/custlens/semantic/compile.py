@@ -632,7 +632,10 @@ class _Planner:
             stamp = table[_col(cube_name, "d", semi)]
             same = time_key is not None and time_key.cube == cube_name and time_key.dim.name == semi
             period = [groups[f"k{keys.index(time_key)}"]] if same and time_key is not None else []
-            table = table.filter(stamp == stamp.max().over(ibis.window(group_by=period)))
+            # The window goes in a column first: a filter on a window function compiles
+            # to QUALIFY, which Ibis's Spark compiler gets wrong.
+            table = table.mutate(__last=stamp.max().over(ibis.window(group_by=period)))
+            table = table.filter(table[_col(cube_name, "d", semi)] == table["__last"])
             groups = {
                 f"k{i}": _bucket(table[k.column], k.granularity)
                 if k.granularity
