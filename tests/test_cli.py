@@ -316,3 +316,98 @@ def test_debug_reraises_the_error(tmp_path: Path) -> None:
     # Without --debug (the flag does not stick between invocations): error: and exit 1.
     out = assert_user_error(cli("-w", missing, "run"))
     assert "custlens init" in out
+
+
+# -- the semantic layer ----------------------------------------------------------
+
+
+def _quarter(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def test_query_gives_each_quarter_its_last_months_mrr(ran: tuple[Path, Result]) -> None:
+    folder, _ = ran
+    result = cli(
+        "-w", folder, "query", "-m", "mrr", "-m", "customers", "-m", "new_mrr",
+        "-t", "growth.month:quarter", "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    with Workspace(folder) as ws:
+        growth = ws.table("growth_summary")
+    # Independently: balances from the last month of each quarter, flows summed.
+    expected = []
+    for quarter, months in growth.group_by(
+        pl.col("month").map_elements(_quarter, return_dtype=pl.Date).alias("q"),
+        maintain_order=True,
+    ):
+        last = months.sort("month").row(-1, named=True)
+        expected.append(
+            {
+                "growth.month.quarter": quarter[0].isoformat(),
+                "mrr": last["ending_mrr"],
+                "customers": last["ending_customers"],
+                "new_mrr": months["new_mrr"].sum(),
+            }
+        )
+    assert len(rows) == 2  # 2024-01 … 2024-06
+    for row, want in zip(rows, expected, strict=True):
+        assert row["growth.month.quarter"] == want["growth.month.quarter"]
+        assert row["mrr"] == pytest.approx(want["mrr"])
+        assert row["customers"] == want["customers"]
+        assert row["new_mrr"] == pytest.approx(want["new_mrr"])
+
+
+def test_query_filters_and_groups_like_a_naive_join(ran: tuple[Path, Result]) -> None:
+    folder, _ = ran
+    result = cli(
+        "-w", folder, "query", "-m", "transactions.revenue", "-d", "customers.segment",
+        "-f", "customers.region in EMEA,NA", "--format", "csv",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    got = pl.read_csv(result.output.encode())
+    with Workspace(folder) as ws:
+        tx = ws.table("src_transactions")
+        customers = ws.table("src_customers")
+    naive = (
+        tx.filter(pl.col("status") == "processed")
+        .join(customers, on="customer_id", how="left")
+        .filter(pl.col("region").is_in(["EMEA", "NA"]))
+        .with_columns(
+            signed=pl.when(pl.col("type") == "refund")
+            .then(-pl.col("amount"))
+            .otherwise(pl.col("amount"))
+        )
+        .group_by("segment")
+        .agg(pl.col("signed").sum())
+        .sort("segment")
+    )
+    assert got["customers.segment"].to_list() == naive["segment"].to_list()
+    assert got["transactions.revenue"].to_list() == pytest.approx(naive["signed"].to_list())
+
+
+def test_query_prints_currency_for_a_person(ran: tuple[Path, Result]) -> None:
+    folder, _ = ran
+    result = cli("-w", folder, "query", "-m", "mrr", "-t", "growth.month:month:last 2 months")
+    assert result.exit_code == 0, result.output
+    assert "$" in result.output
+    assert "2024-05-01" in result.output and "2024-06-01" in result.output
+    assert "2024-04-01" not in result.output
+
+
+def test_query_with_a_bad_operator_names_it(ran: tuple[Path, Result]) -> None:
+    folder, _ = ran
+    out = assert_user_error(
+        cli("-w", folder, "query", "-m", "mrr", "-f", "customers.region equal EMEA")
+    )
+    assert "'equal' is not an operator" in out
+
+
+def test_catalog_lists_every_metric_with_its_owner(ran: tuple[Path, Result]) -> None:
+    folder, _ = ran
+    result = cli("-w", folder, "catalog", "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {r["name"]: r for r in json.loads(result.output)}
+    assert rows["mrr"]["owner"] == "Finance"
+    assert rows["quick_ratio"]["formula"] == "mrr_gained / mrr_lost"
+    assert all(r["definition"] for r in rows.values())

@@ -396,6 +396,8 @@ def catalog(format: FormatOption = OutputFormat.table) -> None:
 
     with _open() as ws:
         frame = catalog_frame(ws.semantic_model)
+    if format == OutputFormat.table:  # the terminal gets what fits; csv/json get every field
+        frame = frame.select("name", "title", "definition", "formula", "owner", "certified")
     emit(frame, format, "Metrics catalog")
 
 
