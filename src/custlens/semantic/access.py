@@ -21,7 +21,7 @@ import polars as pl
 
 from custlens.config import Config
 from custlens.errors import AccessError, QueryError
-from custlens.semantic.query import Condition, Filter, Group, describe
+from custlens.semantic.query import Filter, describe
 
 SALT_FILE = ".custlens-salt"
 ANONYMOUS = "anonymous"
@@ -63,7 +63,7 @@ def make_role(config: Config, name: str, salt: str = "") -> Role:
 
     spec = config.roles[name]
     try:
-        filters = tuple(TypeAdapter(Condition | Group).validate_python(f) for f in spec.filters)
+        filters = tuple(TypeAdapter(Filter).validate_python(f) for f in spec.filters)
     except ValidationError as exc:
         raise QueryError(f"custlens.yml: roles.{name}.filters: {describe(exc)}") from None
     return Role(name, spec.privileged, filters, salt)

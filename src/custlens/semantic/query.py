@@ -19,9 +19,17 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_validator,
+)
 
 from custlens.errors import QueryError
 from custlens.semantic.model import Granularity
@@ -113,7 +121,18 @@ class Group(_Strict):
         return self.and_ if self.and_ is not None else (self.or_ or ())
 
 
-Filter = Condition | Group
+def _filter_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "group" if ("and" in value or "or" in value) else "condition"
+    return "group" if isinstance(value, Group) else "condition"
+
+
+# A tagged union: a bad condition reports the condition's error only, not also why
+# it is not a group.
+Filter = Annotated[
+    Annotated[Condition, Tag("condition")] | Annotated[Group, Tag("group")],
+    Discriminator(_filter_kind),
+]
 Group.model_rebuild()
 
 
@@ -184,10 +203,9 @@ def parse_query(data: Any) -> Query:
 def describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        loc = ".".join(
-            str(p) for p in error["loc"] if not str(p).startswith(("Condition", "Group"))
-        )
+        loc = ".".join(str(p) for p in error["loc"] if p not in ("condition", "group"))
         loc = loc.replace("and_", "and").replace("or_", "or")
+        message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "literal_error" and loc.endswith("operator"):
             lines.append(
                 f"{loc}: {error['input']!r} is not an operator; use one of {', '.join(OPERATORS)}"
@@ -195,7 +213,7 @@ def describe(exc: ValidationError) -> str:
         elif error["type"] == "extra_forbidden":
             lines.append(f"{loc}: unknown field")
         else:
-            lines.append(f"{loc}: {error['msg']}" if loc else error["msg"])
+            lines.append(f"{loc}: {message}" if loc else message)
     return "; ".join(dict.fromkeys(lines))
 
 
