@@ -575,7 +575,7 @@ class _Planner:
             for (cube, semi), group in groups.items()
         ]
         key_names = [f"k{i}" for i in range(len(keys))]
-        table = self._combine(subqueries, key_names, keys, time_key, agg_ranges, leaves)
+        table = self._combine(subqueries, key_names, keys, time_key, agg_ranges, leaves, cut)
         # number measures of a cube, over its (filled) measures
         for leaf in number_leaves:
             table = table.mutate(
@@ -737,8 +737,13 @@ class _Planner:
         time_key: _Dim | None,
         ranges: dict[str, tuple[date, date]],
         leaves: dict[str, _Leaf],
+        cut: date | None = None,
     ) -> ir.Table:
-        """One row per key combination (gap-free in time), every subquery's measures beside."""
+        """One row per key combination (gap-free in time), every subquery's measures beside.
+
+        ``cut`` is the start of a range whose lower bound was lifted for a running total:
+        the spine still reaches back to it when the data starts later.
+        """
         if not key_names:
             table = subqueries[0]
             for sq in subqueries[1:]:
@@ -751,7 +756,7 @@ class _Planner:
             measured = any(leaf.measure.type != "number" for leaf in leaves.values())
             if time_key is not None and measured:
                 name = f"k{keys.index(time_key)}"
-                spine = self._spine(time_key, name, ranges, union)
+                spine = self._spine(time_key, name, ranges, union, cut)
                 others = [k for k in key_names if k != name]
                 union = spine.cross_join(union.select(*others).distinct()) if others else spine
             table = union
@@ -774,7 +779,12 @@ class _Planner:
         return table.mutate(**fills) if fills else table
 
     def _spine(
-        self, time_key: _Dim, name: str, ranges: dict[str, tuple[date, date]], union: ir.Table
+        self,
+        time_key: _Dim,
+        name: str,
+        ranges: dict[str, tuple[date, date]],
+        union: ir.Table,
+        cut: date | None = None,
     ) -> ir.Table:
         """Every period from the range's (or the data's) first to its last."""
         unit = time_key.granularity or "day"
@@ -788,6 +798,11 @@ class _Planner:
             else:
                 first = bounds[0] if first == date.min else first
                 last = bounds[1] if last == date.max else last
+            if cut is not None:  # a range that starts before the data still starts there
+                first = cut if first is None else min(first, cut)
+                last = (
+                    last if last is not None else ranges[f"{time_key.cube}.{time_key.dim.name}"][1]
+                )
         periods: list[date] = []
         if first is not None and last is not None:
             period, end = period_start(first, unit), period_start(last, unit)
