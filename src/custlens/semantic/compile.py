@@ -176,7 +176,8 @@ class Compiler:
             frame = self.warehouse.to_polars(expr)
         except Exception as exc:  # the engine's own message, without its stack
             raise QueryError(f"the warehouse could not run the query: {_first_line(exc)}") from None
-        truncated = frame.height > limit
+        # Cut by the server's limit, not by the query's own.
+        truncated = frame.height > limit and limit == max_rows
         frame = frame.head(limit).rename(plan.names).select(c.name for c in plan.columns)
         if role is not None and not role.privileged:
             from custlens.semantic.access import mask_frame
@@ -894,8 +895,15 @@ class _Planner:
                     by_member[f"{o.name}.{suffix}"] = f"o{j}_{suffix}"
         order: list[Any] = []
         used: set[str] = set()
+        hidden = self.role is not None and not self.role.privileged
         for i, item in enumerate(self.q.order_by):
             column = by_member.get(item.field)
+            if hidden and any(k.member == item.field and k.dim.meta.pii for k in keys):
+                assert self.role is not None
+                raise AccessError(
+                    f"role {self.role.name!r} may not order by PII dimension {item.field!r}: "
+                    "the order would tell the hidden values"
+                )
             if column is None:
                 raise QueryError(
                     f"order_by.{i}.field: {item.field!r} is not a member of the query; "
@@ -907,7 +915,12 @@ class _Planner:
                 c.desc(nulls_first=False) if item.direction == "desc" else c.asc(nulls_first=False)
             )
         time_first = sorted(range(len(keys)), key=lambda i: keys[i].granularity is None)
-        order += [table[f"k{i}"].asc(nulls_first=False) for i in time_first if f"k{i}" not in used]
+        # Masked PII never orders rows for a role that may not see it (the order would leak).
+        order += [
+            table[f"k{i}"].asc(nulls_first=False)
+            for i in time_first
+            if f"k{i}" not in used and not (hidden and keys[i].dim.meta.pii)
+        ]
         return order
 
 

@@ -110,7 +110,8 @@ class Measure(_Strict):
     semi_additive: str | None = None
     """A time dimension of this cube over which the measure is a balance (last value)."""
     fill: Literal["zero", "null"] | None = None
-    """What a period with no rows shows; default zero for counts and sums, else null."""
+    """What a period with no rows shows; default zero for counts and sums that are not
+    balances, else null (a balance with no row in the period is unknown, not 0)."""
     meta: Meta = Field(default_factory=Meta)
 
     _name = field_validator("name")(_check_name)
