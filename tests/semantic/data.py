@@ -216,18 +216,19 @@ metrics:
 """
 
 
-def write_workspace(folder: Path, backend: str, model: str = MODEL, **settings: Any) -> Path:
-    """A workspace folder: config (as of 2024-06 unless told) and ``semantic/test.yml``."""
+def write_workspace(folder: Path, backend: str, **settings: Any) -> Path:
+    """A workspace folder with its config: as of 2024-06 unless told."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [f"warehouse: {URLS[backend]}", "as_of: 2024-06"]
     lines += [f"{k}: {v}" for k, v in settings.items()]
     (folder / CONFIG_FILE).write_text("\n".join(lines) + "\n")
-    (folder / "semantic").mkdir(exist_ok=True)
-    (folder / "semantic" / "test.yml").write_text(model)
     return folder
 
 
-def fill(ws: Workspace) -> Workspace:
+def fill(ws: Workspace, model: str = MODEL) -> Workspace:
+    """Load the test data into ``ws`` and give it the test model (``semantic/test.yml``)."""
+    (ws.path / "semantic").mkdir(exist_ok=True)
+    (ws.path / "semantic" / "test.yml").write_text(model)
     ws.load({"customers": CUSTOMERS, "transactions": TRANSACTIONS, "support_tickets": TICKETS})
     ws.warehouse.write_tables({"t_sales": SALES, "t_accounts": ACCOUNTS, "t_balances": BALANCES})
     return ws
