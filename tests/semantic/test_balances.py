@@ -92,7 +92,8 @@ def test_balance_by_region_and_quarter(sem):
     ]
 
 
-def test_customer_mrr_fact_by_quarter(make_workspace, tmp_path):
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)
+def test_customer_mrr_fact_by_quarter(make_workspace):
     # The shipped subscriptions cube over the customer_mrr fact. Monthly lines:
     #   a: 100 a month Jan–Jun 2024; b: 50 a month Jan–Feb, then nothing.
     # MRR: Jan 150, Feb 150, Mar 100, Apr–Jun 100. Q1 = March 100 (not 400), Q2 = June 100.
