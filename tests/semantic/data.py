@@ -162,6 +162,8 @@ cubes:
       - {name: total, type: sum, sql: amount, format: currency}
       - {name: avg_amount, type: avg, sql: amount}
       - {name: max_amount, type: max, sql: amount}
+      - {name: min_amount, type: min, sql: amount}
+      - {name: median_amount, type: median, sql: amount}
       - {name: web_total, type: sum, sql: amount, filters: [{sql: "channel = 'web'"}]}
       - {name: accounts, type: count_distinct, sql: account}
       - {name: per_sale, type: number, sql: total / count}

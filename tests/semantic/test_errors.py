@@ -127,12 +127,6 @@ def test_bad_query_names_the_field(duck, spec, words):
     assert "Traceback" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: query.describe does not strip pydantic's union tags "
-    "('function-after[_arity(), Condition]') and reports the Group alternative's "
-    "'unknown field' lines for every bad condition",
-)
 @pytest.mark.parametrize(
     ("condition", "expected"),
     [

@@ -44,6 +44,8 @@ FROM (
                 amount AS "sales__m__total",
                 amount AS "sales__m__avg_amount",
                 amount AS "sales__m__max_amount",
+                amount AS "sales__m__min_amount",
+                amount AS "sales__m__median_amount",
                 amount AS "sales__m__web_total",
                 (
                   (
@@ -99,6 +101,8 @@ FROM (
                 amount AS "sales__m__total",
                 amount AS "sales__m__avg_amount",
                 amount AS "sales__m__max_amount",
+                amount AS "sales__m__min_amount",
+                amount AS "sales__m__median_amount",
                 amount AS "sales__m__web_total",
                 (
                   (

@@ -19,6 +19,8 @@ WITH "t2" AS (
         amount AS "sales__m__total",
         amount AS "sales__m__avg_amount",
         amount AS "sales__m__max_amount",
+        amount AS "sales__m__min_amount",
+        amount AS "sales__m__median_amount",
         amount AS "sales__m__web_total",
         (
           (

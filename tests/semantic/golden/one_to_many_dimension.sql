@@ -31,6 +31,8 @@ WITH "t6" AS (
           amount AS "sales__m__total",
           amount AS "sales__m__avg_amount",
           amount AS "sales__m__max_amount",
+          amount AS "sales__m__min_amount",
+          amount AS "sales__m__median_amount",
           amount AS "sales__m__web_total",
           (
             (
