@@ -178,3 +178,30 @@ def test_filter_through_one_to_many(duck):
 )
 def test_no_dimension_totals(duck, metric, expected):
     assert rows(duck, metrics=[metric]) == [{metric: expected}]
+
+
+def test_own_dimension_filtered_through_one_to_many(duck):
+    # Customers with a processed transaction, by segment: enterprise c1 (3 rows, once)
+    # + c4 = 2; smb c2 + c3 = 2 (a fan-out would count c1 three times: 4).
+    got = rows(
+        duck,
+        metrics=["customers.count"],
+        dimensions=["customers.segment"],
+        filters=[{"member": "transactions.status", "operator": "equals", "value": "processed"}],
+    )
+    assert got == [
+        {"customers.segment": "enterprise", "customers.count": 2},
+        {"customers.segment": "smb", "customers.count": 2},
+    ]
+    # notEquals failed keeps c5, whose status is null (no transaction): the null rule.
+    got = rows(
+        duck,
+        metrics=["customers.count"],
+        dimensions=["customers.segment"],
+        filters=[{"member": "transactions.status", "operator": "notEquals", "value": "failed"}],
+    )
+    assert [(r["customers.segment"], r["customers.count"]) for r in got] == [
+        ("enterprise", 2),
+        ("smb", 2),
+        (None, 1),
+    ]
