@@ -210,11 +210,6 @@ def test_previous_year_by_week(duck):
     assert [tuple(r.values()) for r in got] == [(D(2024, 2, 5), 30.0, 0.0, 30.0, None)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cumulative metric's spine starts at the first data row, not at the "
-    "range's start: months of the range before any data are missing (not 0)",
-)
 def test_running_total_over_a_range_before_the_data(duck):
     # Nov 2022 – Mar 2023: nothing until s0 (Feb 2023, 35). Running total 0, 0, 0, 35, 35.
     got = rows(
@@ -233,11 +228,6 @@ def test_running_total_over_a_range_before_the_data(duck):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: same root cause — the previous year's running total for Jan 2023 (before "
-    "any data) is null instead of 0",
-)
 def test_running_total_previous_year(duck):
     # 2024 Jan–Mar running totals 65, 135, 135 against 2023's 0, 35, 35.
     got = rows(
