@@ -128,3 +128,25 @@ def test_make_role_from_config(make_workspace):
     role = make_role(ws.config, "emea", "pepper")
     assert role == Role("emea", False, (region("EMEA"),), "pepper")
     assert make_role(ws.config, "boss").privileged
+
+
+def test_role_applies_to_dimension_only_and_time_queries(duck):
+    # Dimension-only: EMEA's emails, hashed; transaction statuses of c1 and c2 only
+    # (c2's failed payment, everyone's processed ones).
+    assert duck.run_query({"dimensions": ["customers.email"]}, role=EMEA).data == [
+        {"customers.email": sha("a@x.com")},
+        {"customers.email": sha("b@x.com")},
+    ]
+    # EMEA revenue by quarter of 2024: Q1 c1 100 + 100 − 50 + c2 40 = 190; Q2: c2's April
+    # payment failed → 0.
+    spec = {
+        "metrics": ["transactions.revenue"],
+        "time_dimensions": [
+            {
+                "dimension": "transactions.created_at",
+                "granularity": "quarter",
+                "date_range": "this year",
+            }
+        ],
+    }
+    assert [r["transactions.revenue"] for r in duck.run_query(spec, role=EMEA).data] == [190.0, 0.0]
