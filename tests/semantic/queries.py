@@ -136,6 +136,64 @@ QUERIES: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {
             {"sales.day.month": D(2024, 6, 1), "running_total": 245.0, "total_3m": 110.0},
         ],
     ),
+    # Every measure type by account. A: 35, 10, 20, 50 → avg 28.75, median (20 + 35) / 2;
+    # B: 30, 60; C: 40.
+    "measure_types": (
+        {
+            "metrics": [
+                "sales.avg_amount",
+                "sales.min_amount",
+                "sales.max_amount",
+                "sales.median_amount",
+                "sales.accounts",
+            ],
+            "dimensions": ["sales.account"],
+        },
+        [
+            {
+                "sales.account": "A",
+                "sales.avg_amount": 28.75,
+                "sales.min_amount": 10.0,
+                "sales.max_amount": 50.0,
+                "sales.median_amount": 27.5,
+                "sales.accounts": 1,
+            },
+            {
+                "sales.account": "B",
+                "sales.avg_amount": 45.0,
+                "sales.min_amount": 30.0,
+                "sales.max_amount": 60.0,
+                "sales.median_amount": 45.0,
+                "sales.accounts": 1,
+            },
+            {
+                "sales.account": "C",
+                "sales.avg_amount": 40.0,
+                "sales.min_amount": 40.0,
+                "sales.max_amount": 40.0,
+                "sales.median_amount": 40.0,
+                "sales.accounts": 1,
+            },
+        ],
+    ),
+    # Weeks start on Monday: s1 (Wed Jan 10) → Jan 8, s2 (Sat Jan 20) → Jan 15, Jan 22 empty.
+    "weeks": (
+        {
+            "metrics": ["sales.total"],
+            "time_dimensions": [
+                {
+                    "dimension": "sales.day",
+                    "granularity": "week",
+                    "date_range": ["2024-01-08", "2024-01-28"],
+                }
+            ],
+        },
+        [
+            {"sales.day.week": D(2024, 1, 8), "sales.total": 10.0},
+            {"sales.day.week": D(2024, 1, 15), "sales.total": 20.0},
+            {"sales.day.week": D(2024, 1, 22), "sales.total": 0.0},
+        ],
+    ),
     # One-to-many: seats by sale channel, each account once per channel
     # (web A + B = 15, shop A = 10, none C + D (no sale) = 8).
     "one_to_many_dimension": (
