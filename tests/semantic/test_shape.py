@@ -257,3 +257,19 @@ def test_running_total_past_the_data(duck):
         ],
     )
     assert [r["running_total"] for r in got] == [185.0, 245.0, 245.0, 245.0]
+
+
+def test_cube_style_keys(duck):
+    # Cube's spelling: "measures" for metrics, "dimension" for a filter's member.
+    got = duck.run_query(
+        {
+            "measures": ["sales.total"],
+            "dimensions": ["sales.account"],
+            "filters": [{"dimension": "sales.channel", "operator": "equals", "value": "web"}],
+        }
+    ).data
+    # web: A s0 35 + s1 10 = 45; B s3 30 + s6 60 = 90.
+    assert got == [
+        {"sales.account": "A", "sales.total": 45.0},
+        {"sales.account": "B", "sales.total": 90.0},
+    ]
