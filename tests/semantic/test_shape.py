@@ -105,7 +105,7 @@ def test_row_limit_truncates(make_workspace):
     assert result.truncated is True
     # a limit of its own below the maximum is no truncation
     result = ws.run_query({"metrics": ["sales.total"], "dimensions": ["sales.account"], "limit": 1})
-    assert (len(result.data), result.truncated) == (1, True)
+    assert (len(result.data), result.truncated) == (1, False)
 
 
 def test_filter_on_a_granularity(duck):
