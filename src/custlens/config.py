@@ -156,16 +156,30 @@ class HealthWeights(_Strict):
 class HealthScaling(_Strict):
     """How each churn feature becomes a 0-100 component (see ``facts/health_scores.py``)."""
 
-    inactive_days: int = Field(default=30, ge=1)
+    inactive_days: int = Field(default=60, ge=1)
     """Usage: the recency half falls linearly from 100 (login today) to 0 at this many days."""
-    target_logins_30d: int = Field(default=8, ge=1)
+    target_logins_30d: int = Field(default=4, ge=1)
     """Usage: the activity half is 100 at this many logins in the last 30 days."""
     max_tickets_90d: int = Field(default=5, ge=1)
     """Support: 0 points for ticket load at this many tickets in 90 days."""
     max_failed_payments: int = Field(default=3, ge=1)
     """Payment: 0 points at this many failed payments in 90 days."""
     neutral: float = Field(default=50.0, ge=0, le=100)
-    """A component without data (no tickets' sentiment, no NPS answer) scores this."""
+    """A part without data (no sentiment, no NPS answer, a source not loaded) scores this."""
+    trend_points: dict[Literal["increasing", "stable", "declining"], float] = Field(
+        default={"increasing": 100.0, "stable": 60.0, "declining": 20.0}
+    )
+    """Engagement: points for each login trend of ``churn_features``."""
+
+    @field_validator("trend_points")
+    @classmethod
+    def _all_trends(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = {"increasing", "stable", "declining"} - set(value)
+        if missing:
+            raise ValueError(f"needs points for {', '.join(sorted(missing))}")
+        if any(not 0 <= v <= 100 for v in value.values()):
+            raise ValueError("points must lie between 0 and 100")
+        return value
 
 
 class HealthBands(_Strict):
@@ -299,8 +313,9 @@ cac_source: auto
 #   identity: {primary_system: billing, max_iterations: 64}   # free_mail_domains: [...]
 #   health:
 #     weights: {usage: 0.30, support: 0.25, payment: 0.20, engagement: 0.15, nps: 0.10}
-#     scaling: {inactive_days: 30, target_logins_30d: 8, max_tickets_90d: 5,
-#               max_failed_payments: 3, neutral: 50}
+#     scaling: {inactive_days: 60, target_logins_30d: 4, max_tickets_90d: 5,
+#               max_failed_payments: 3, neutral: 50,
+#               trend_points: {increasing: 100, stable: 60, declining: 20}}
 #     bands: {excellent: 80, good: 60, at_risk: 40}
 #   handoff: {at_risk_below: 40, expansion_health: 80, expansion_nps: 8}
 """
