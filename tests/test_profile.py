@@ -169,6 +169,7 @@ def test_the_profile_field_by_field(make_workspace):
             assert got[section] == expected, section
 
 
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)
 def test_an_unknown_id_is_not_found(make_workspace):
     ws = build(make_workspace())
     with pytest.raises(NotFoundError, match="'nobody'"):
