@@ -16,7 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from custlens.cli import app
+from custlens.config import CONFIG_FILE
 from custlens.handoff import HandoffError, hand_off_list, idempotency_key, payload, post
+from custlens.workspace import Workspace
 from tests.facts.test_churn_features import AS_OF
 from tests.test_profile import FIXTURE
 
@@ -26,12 +28,15 @@ DUCKDB = pytest.mark.parametrize("backend", ["duckdb"], indirect=True)
 THRESHOLDS = "{handoff: {at_risk_below: 60, expansion_health: 55, expansion_nps: 6}}"
 
 
-@pytest.fixture
-def ws(make_workspace):
-    ws = make_workspace(analytics=THRESHOLDS)
-    ws.warehouse.write_tables({f"src_{n}": f for n, f in FIXTURE.items()})
-    ws.run(as_of=AS_OF, only=["health_scores", "customer_mrr"])
-    return ws
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """One DuckDB workspace for the module: the lists only read it."""
+    folder = tmp_path_factory.mktemp("handoff")
+    (folder / CONFIG_FILE).write_text(f"analytics: {THRESHOLDS}\n")
+    with Workspace(folder) as ws:
+        ws.warehouse.write_tables({f"src_{n}": f for n, f in FIXTURE.items()})
+        ws.run(as_of=AS_OF, only=["health_scores", "customer_mrr"])
+        yield ws
 
 
 class Webhook:
@@ -71,7 +76,6 @@ def webhook() -> Iterator[Webhook]:
     hook.close()
 
 
-@DUCKDB
 def test_lists_follow_the_thresholds(ws):
     at_risk = hand_off_list(ws, "at-risk")
     # Paying (active or at-risk) and health < 60: u only (v churned, z a prospect,
@@ -105,7 +109,6 @@ def test_default_thresholds_give_empty_lists(make_workspace):
     assert hand_off_list(ws, "expansion").height == 0
 
 
-@DUCKDB
 def test_cli_prints_csv_and_json(ws):
     runner = CliRunner()
     csv = runner.invoke(app, ["-w", str(ws.path), "list", "at-risk", "--format", "csv"])
@@ -120,7 +123,6 @@ def test_cli_prints_csv_and_json(ws):
     assert table.exit_code == 0 and "Umbrella" in table.output
 
 
-@DUCKDB
 def test_post_retries_after_a_503_with_the_same_idempotency_key(ws, webhook):
     webhook.statuses = [503]
     body = payload("at-risk", hand_off_list(ws, "at-risk"), "2024-06-30")
@@ -165,7 +167,6 @@ def test_post_retries_a_refused_connection():
         post(url, {"list": "x"}, retries=2, sleep=lambda s: None, timeout=2.0)
 
 
-@DUCKDB
 def test_cli_posts_to_the_webhook(ws, webhook):
     webhook.statuses = [503]
     result = CliRunner().invoke(app, ["-w", str(ws.path), "list", "at-risk", "--post", webhook.url])

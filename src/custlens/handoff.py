@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from custlens.errors import CustlensError, NotFoundError
+from custlens.profile import latest_as_of
 
 if TYPE_CHECKING:
     from custlens.workspace import Workspace
@@ -115,7 +116,7 @@ def _with_customer(ws: Workspace, rows: pl.DataFrame, tables: set[str]) -> pl.Da
     else:
         rows = rows.with_columns(name=pl.lit(None, pl.String), segment=pl.lit(None, pl.String))
     if "customer_mrr" in tables and rows.height:
-        as_of = ws.context().as_of
+        as_of = latest_as_of(ws)
         mrr = ws.table("customer_mrr")
         mrr = mrr.filter(
             (pl.col("month").dt.year() == as_of.year) & (pl.col("month").dt.month() == as_of.month)

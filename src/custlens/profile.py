@@ -155,16 +155,36 @@ def profile(ws: Workspace, customer_id: str, events: int = RECENT_EVENTS) -> dic
     }
 
 
+def latest_as_of(ws: Workspace) -> date:
+    """The as-of date of the workspace's latest successful run.
+
+    Cheaper than ``ws.context()``, which opens every table.
+
+    Raises:
+        NotFoundError: nothing has been run yet.
+    """
+    runs = ws.runs()
+    done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
+    if not done.height or done["as_of"][0] is None:
+        raise NotFoundError("no successful run yet: run `custlens run` first")
+    return done["as_of"][0]  # type: ignore[no-any-return]
+
+
 class _Reader:
     """Filtered reads of one customer's rows from the workspace's tables."""
 
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.present = set(ws.tables())
-        self.as_of: date = ws.context().as_of
+        self.as_of: date = latest_as_of(ws)
+        self._tables: dict[str, ir.Table] = {}
 
     def table(self, name: str) -> ir.Table | None:
-        return self.ws.warehouse.table(name) if name in self.present else None
+        if name not in self.present:
+            return None
+        if name not in self._tables:
+            self._tables[name] = self.ws.warehouse.table(name)
+        return self._tables[name]
 
     def rows(self, name: str, ids: list[str], column: str = "customer_id") -> pl.DataFrame:
         t = self.table(name)
