@@ -23,11 +23,12 @@ with its own label, each round gives every key the smallest label of its
 records and every record the smallest label of its keys, until a round
 changes nothing. Only keys shared by two or more records take part (a key of
 one record links nothing), so the rounds run over a small table. The rounds
-are unrolled into one Ibis expression; after rounds 1, 2, 4, 8, … a scalar
-query asks whether the last round changed any label. This is the one fact
-that reads a value back while it is being built (to know when to stop); it
-stops with an error naming ``analytics.identity.max_iterations`` if the cap
-is reached first.
+are unrolled into Ibis expressions; after rounds 1, 2, 4, 8, … a scalar
+query asks whether the last round changed any label, and the labels so far
+are cached in the engine (``Table.cache``) so the next rounds start there.
+This is the one fact that reads a value back while it is being built (to
+know when to stop); it stops with an error naming
+``analytics.identity.max_iterations`` if the cap is reached first.
 
 The resolved id of a customer is the id of its record in the primary system
 (``analytics.identity.primary_system``, default ``billing``): subscription
@@ -87,10 +88,12 @@ def normalised_email(email: ir.StringValue) -> ir.StringValue:
 
 def normalised_phone(phone: ir.StringValue) -> ir.StringValue:
     """Digits only, the last 10 of them; null with fewer than 7 digits."""
-    digits = phone.re_replace(r"[^0-9]", "")
-    n = digits.length()
-    last = ibis.ifelse(n > PHONE_DIGITS, digits.substr(n - PHONE_DIGITS), digits)
-    return ibis.ifelse(n >= MIN_PHONE_DIGITS, last, ibis.null("string"))
+    return _phone_key(phone.re_replace(r"[^0-9]", ""))
+
+
+def _phone_key(digits: ir.StringValue) -> ir.StringValue:
+    enough = digits.length() >= MIN_PHONE_DIGITS
+    return ibis.ifelse(enough, digits.right(PHONE_DIGITS), ibis.null("string"))
 
 
 def normalised_domain(domain: ir.StringValue) -> ir.StringValue:
@@ -107,10 +110,16 @@ def match_keys(ctx: FactContext, customers: ir.Table) -> ir.Table:
     never equals a domain by accident.
     """
     free = ctx.config.analytics.identity.free_mail_domains
-    email = normalised_email(column(customers, "email"))
+    # Normalise once in a projection; the keys below read its columns.
+    norm = customers.select(
+        "customer_id",
+        email=normalised_email(column(customers, "email")),
+        digits=column(customers, "phone").re_replace(r"[^0-9]", ""),
+        domain=normalised_domain(column(customers, "domain")),
+    )
+    email, phone, domain = norm.email, _phone_key(norm.digits), norm.domain
     email_domain = normalised_domain(email.split("@")[1])
-    domain = normalised_domain(column(customers, "domain"))
-    phone = normalised_phone(column(customers, "phone"))
+    customers = norm
 
     def keyed(prefix: str, value: ir.StringValue) -> ir.Table:
         t = customers.select("customer_id", value=value)
@@ -153,7 +162,10 @@ def components(ctx: FactContext, customers: ir.Table, label: ir.StringValue) -> 
     shared = shared.filter(shared.records > 1).select("key")
     labelled = customers.select("customer_id", label=label)
     edges = keys.semi_join(shared, "key").join(labelled, "customer_id")
-    edges = edges.select("customer_id", "key", "label")
+    # Cached (a temporary table of the engine, dropped when the expression is released):
+    # each convergence check then resumes from the last checkpoint instead of
+    # recomputing the keys and every earlier round.
+    edges = edges.select("customer_id", "key", "label").cache()
     check, rounds = 1, 0
     while True:
         edges = _round(edges)
@@ -167,6 +179,8 @@ def components(ctx: FactContext, customers: ir.Table, label: ir.StringValue) -> 
                     "analytics.identity.max_iterations"
                 )
             check *= 2
+            edges = edges.drop("changed").cache()
+            continue
         edges = edges.drop("changed")
     return edges.group_by("customer_id").aggregate(component=edges.label.min())
 
