@@ -499,6 +499,173 @@ def kpi_table(summary: Any) -> Table:
     return table
 
 
+@app.command()
+def profile(
+    customer_id: Annotated[str, typer.Argument(help="Any source-system id of the customer.")],
+    format: Annotated[
+        OutputFormat, typer.Option("--format", help="table (a person) or json.")
+    ] = OutputFormat.table,
+) -> None:
+    """The Customer 360 of one customer: overview, money, engagement, contacts, events."""
+    import json
+
+    with _open() as ws:
+        card = ws.profile(customer_id)
+    if format == OutputFormat.table:
+        console.print(profile_card(card))
+    else:
+        console.print_json(json.dumps(card))
+
+
+_HEALTH_MARKS = {"Excellent": "✓", "Good": "✓", "At Risk": "⚠", "Critical": "✗"}
+_RULE = "━" * 62
+_SUB = "─" * 62
+
+
+def profile_card(card: dict[str, Any]) -> Any:
+    """A profile as seed 002 draws it: sections of label: value lines, events newest first."""
+    from datetime import date as _date
+
+    from rich.console import Group
+    from rich.text import Text
+
+    from custlens.format import money, number, percent
+
+    ov, fin, eng = card["overview"], card["financial"], card["engagement"]
+    lines: list[Any] = []
+
+    def section(title: str, rows: list[tuple[str, str]]) -> None:
+        lines.append(Text(""))
+        lines.append(Text(title, style="bold"))
+        lines.append(Text(_SUB, style="dim"))
+        width = max((len(label) for label, _ in rows), default=0) + 2
+        for label, value in rows:
+            line = Text(f"{label + ':':<{width}}", style="cyan")
+            line.append(value)
+            lines.append(line)
+
+    since = ov["customer_since"]
+    since_text = _date.fromisoformat(since).strftime("%B %Y") if since else "—"
+    score = ov["health_score"]
+    health = (
+        f"{score:.0f}/100 {_HEALTH_MARKS.get(ov['band'], '')} ({ov['band']})"
+        if score is not None
+        else "—"
+    )
+    ids = ", ".join(f"{s['id']} ({s['system'] or '?'})" for s in ov["source_ids"])
+    lines.append(Text(f"Customer Profile: {ov['name'] or card['customer_id']}", style="bold"))
+    lines.append(Text(_RULE))
+    section(
+        "Overview",
+        [
+            ("Customer ID", f"{card['customer_id']} · records {ids}"),
+            ("Customer Since", since_text),
+            ("Segment", ov["segment"] or "—"),
+            ("Industry", ov["industry"] or "—"),
+            ("Region", ov["region"] or "—"),
+            ("Health Score", health),
+            ("Lifecycle", ov["lifecycle_stage"] or "—"),
+        ],
+    )
+    change = fin["change_12_months"]
+    trend = ""
+    if change is not None:
+        trend = f" ({'↑' if change >= 0 else '↓'} {percent(abs(change), 0)} YoY)"
+    failed = fin["failed_payments_90d"]
+    status = {
+        "current": "Current",
+        "issues": f"Issues ({failed} failed payment{'s' if failed != 1 else ''} in 90 days)",
+    }.get(fin["payment_status"] or "", "—")
+    section(
+        "Financial Summary",
+        [
+            ("Lifetime Revenue", money(fin["lifetime_revenue"])),
+            ("Current ARR", money(fin["current_arr"])),
+            ("Last 12 Months", money(fin["last_12_months"]) + trend),
+            ("Payment Status", status),
+        ],
+    )
+    nps = eng["nps_score"]
+    days = eng["days_since_last_activity"]
+    last_seen = "—" if days is None else "today" if days == 0 else f"{number(days)} days ago"
+    hours = eng["avg_resolution_hours"]
+    tickets = eng["tickets_90d"]
+    section(
+        "Engagement",
+        [
+            ("NPS Score", "—" if nps is None else f"{nps} ({eng['nps_category'].title()})"),
+            ("Last Activity", last_seen),
+            ("Product Adoption", percent(eng["product_adoption"], 0)),
+            ("Support Tickets", "—" if tickets is None else f"{tickets} (last 90 days)"),
+            ("Avg Resolution", "—" if hours is None else f"{hours:.0f} hours"),
+        ],
+    )
+    section(
+        "Key Contacts",
+        [
+            (
+                (c["role"] or "contact").replace("_", " ").title(),
+                f"{c['name']} ({c['title']})" if c["title"] else c["name"],
+            )
+            for c in card["contacts"]
+        ]
+        or [("None", "—")],
+    )
+    lines.append(Text(""))
+    lines.append(Text("Recent Events", style="bold"))
+    lines.append(Text(_SUB, style="dim"))
+    for event in card["recent_events"]:
+        day = _date.fromisoformat(event["date"]).strftime("%b %d %Y")
+        lines.append(Text(f"{day}  {event['description']}"))
+    if not card["recent_events"]:
+        lines.append(Text("—"))
+    lines.append(Text(_RULE))
+    return Group(*lines)
+
+
+class HandoffList(StrEnum):
+    at_risk = "at-risk"
+    expansion = "expansion"
+
+
+@app.command("list")
+def list_customers(
+    kind: Annotated[
+        HandoffList,
+        typer.Argument(
+            help="at-risk: paying customers with a health score under 40; expansion: "
+            "health 80+ and NPS 8+ (thresholds: analytics.handoff)."
+        ),
+    ],
+    format: FormatOption = OutputFormat.table,
+    post: Annotated[
+        str | None,
+        typer.Option(
+            "--post",
+            help="Send the list as JSON to this webhook URL (retries; Idempotency-Key header).",
+        ),
+    ] = None,
+) -> None:
+    """A hand-off list for the CRM or a marketing tool, printed or posted to a webhook."""
+    from custlens import handoff
+    from custlens.profile import latest_as_of
+
+    with _open() as ws:
+        rows = handoff.hand_off_list(ws, kind.value)  # type: ignore[arg-type]
+        as_of = latest_as_of(ws).isoformat()
+    if post is None:
+        emit(rows, format, f"{kind.value} customers")
+        return
+    delivery = handoff.post(post, handoff.payload(kind.value, rows, as_of))
+    console.print(
+        f"Posted {rows.height:,} {kind.value} customers to {post}: HTTP {delivery.status} "
+        f"after {delivery.attempts} attempt{'s' if delivery.attempts > 1 else ''} "
+        f"(Idempotency-Key {delivery.key[:16]}…)",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
 def main() -> None:
     """Entry point of the ``custlens`` command."""
     app()

@@ -90,6 +90,131 @@ class ChurnRisk(_Strict):
     max_score: float = Field(default=10.0, gt=0)
 
 
+FREE_MAIL_DOMAINS = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "ymail.com",
+    "outlook.com",
+    "hotmail.com",
+    "live.com",
+    "msn.com",
+    "aol.com",
+    "icloud.com",
+    "me.com",
+    "mail.com",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "proton.me",
+    "protonmail.com",
+    "yandex.com",
+    "zoho.com",
+)
+"""Personal mail providers: their domain says nothing about the company."""
+
+
+class Identity(_Strict):
+    """Identity resolution of customer records (``customer_identity``, ``dim_customers``)."""
+
+    free_mail_domains: list[str] = Field(default=list(FREE_MAIL_DOMAINS))
+    """Domains that never link two records (an exact email address still does)."""
+    primary_system: str = "billing"
+    """The source system whose id a merged customer keeps (else the smallest id)."""
+    max_iterations: int = Field(default=64, ge=1)
+    """Cap on label-propagation rounds; a chain longer than this is an error, not a guess."""
+
+    @field_validator("free_mail_domains")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return sorted({d.strip().lower() for d in value if d.strip()})
+
+
+HEALTH_COMPONENTS = ("usage", "support", "payment", "engagement", "nps")
+
+
+class HealthWeights(_Strict):
+    """Weight of each component in the health score; they must sum to 1."""
+
+    usage: float = Field(default=0.30, ge=0, le=1)
+    support: float = Field(default=0.25, ge=0, le=1)
+    payment: float = Field(default=0.20, ge=0, le=1)
+    engagement: float = Field(default=0.15, ge=0, le=1)
+    nps: float = Field(default=0.10, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> HealthWeights:
+        total = sum(getattr(self, name) for name in HEALTH_COMPONENTS)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(
+                f"analytics.health.weights must sum to 1, got {total:g} "
+                f"({', '.join(f'{n} {getattr(self, n):g}' for n in HEALTH_COMPONENTS)})"
+            )
+        return self
+
+
+class HealthScaling(_Strict):
+    """How each churn feature becomes a 0-100 component (see ``facts/health_scores.py``)."""
+
+    inactive_days: int = Field(default=60, ge=1)
+    """Usage: the recency half falls linearly from 100 (login today) to 0 at this many days."""
+    target_logins_30d: int = Field(default=4, ge=1)
+    """Usage: the activity half is 100 at this many logins in the last 30 days."""
+    max_tickets_90d: int = Field(default=5, ge=1)
+    """Support: 0 points for ticket load at this many tickets in 90 days."""
+    max_failed_payments: int = Field(default=3, ge=1)
+    """Payment: 0 points at this many failed payments in 90 days."""
+    neutral: float = Field(default=50.0, ge=0, le=100)
+    """A part without data (no sentiment, no NPS answer, a source not loaded) scores this."""
+    trend_points: dict[Literal["increasing", "stable", "declining"], float] = Field(
+        default={"increasing": 100.0, "stable": 60.0, "declining": 20.0}
+    )
+    """Engagement: points for each login trend of ``churn_features``."""
+
+    @field_validator("trend_points")
+    @classmethod
+    def _all_trends(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = {"increasing", "stable", "declining"} - set(value)
+        if missing:
+            raise ValueError(f"needs points for {', '.join(sorted(missing))}")
+        if any(not 0 <= v <= 100 for v in value.values()):
+            raise ValueError("points must lie between 0 and 100")
+        return value
+
+
+class HealthBands(_Strict):
+    """Lower bounds of the health bands; below ``at_risk`` is Critical."""
+
+    excellent: float = 80
+    good: float = 60
+    at_risk: float = 40
+
+    @model_validator(mode="after")
+    def _descending(self) -> HealthBands:
+        if not 100 >= self.excellent > self.good > self.at_risk >= 0:
+            raise ValueError("bands must satisfy 100 >= excellent > good > at_risk >= 0")
+        return self
+
+
+class Health(_Strict):
+    """Customer health score (seed 002, DESIGN.md §4)."""
+
+    weights: HealthWeights = Field(default_factory=HealthWeights)
+    scaling: HealthScaling = Field(default_factory=HealthScaling)
+    bands: HealthBands = Field(default_factory=HealthBands)
+
+
+class Handoff(_Strict):
+    """Thresholds of the CRM and marketing hand-off lists (``custlens list``)."""
+
+    at_risk_below: float = Field(default=40, ge=0, le=100)
+    """at-risk: active customers whose health score is below this."""
+    expansion_health: float = Field(default=80, ge=0, le=100)
+    """expansion: health score at or above this …"""
+    expansion_nps: int = Field(default=8, ge=0, le=10)
+    """… and latest NPS answer at or above this."""
+
+
 class Analytics(_Strict):
     """Thresholds of the customer-analytics facts (DESIGN.md §4)."""
 
@@ -99,6 +224,9 @@ class Analytics(_Strict):
     rfm: Rfm = Field(default_factory=Rfm)
     mrr_trend: MrrTrend = Field(default_factory=MrrTrend)
     churn_risk: ChurnRisk = Field(default_factory=ChurnRisk)
+    identity: Identity = Field(default_factory=Identity)
+    health: Health = Field(default_factory=Health)
+    handoff: Handoff = Field(default_factory=Handoff)
 
 
 class Server(_Strict):
@@ -220,6 +348,14 @@ cac_source: auto
 #     recent_days: 60
 #   mrr_trend: {months: 4, min_r_squared: 0.9}
 #   churn_risk: {gap_multiple: 2, min_value: 1000, max_score: 10}
+#   identity: {primary_system: billing, max_iterations: 64}   # free_mail_domains: [...]
+#   health:
+#     weights: {usage: 0.30, support: 0.25, payment: 0.20, engagement: 0.15, nps: 0.10}
+#     scaling: {inactive_days: 60, target_logins_30d: 4, max_tickets_90d: 5,
+#               max_failed_payments: 3, neutral: 50,
+#               trend_points: {increasing: 100, stable: 60, declining: 20}}
+#     bands: {excellent: 80, good: 60, at_risk: 40}
+#   handoff: {at_risk_below: 40, expansion_health: 80, expansion_nps: 8}
 
 # The query API (custlens serve): limits, roles and API keys. With no api_keys the
 # API answers every caller as an unprivileged role (PII hashed).

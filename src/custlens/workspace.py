@@ -235,6 +235,19 @@ class Workspace:
             return pl.DataFrame()
         return self.table(RUNS_TABLE).sort("started_at", descending=True)
 
+    def profile(self, customer_id: str) -> dict[str, Any]:
+        """The Customer 360 of a customer, found by any of its source ids.
+
+        See :func:`custlens.profile.profile` for the shape; PII keys are in
+        :data:`custlens.profile.PII_FIELDS`.
+
+        Raises:
+            NotFoundError: no customer has this id.
+        """
+        from custlens.profile import profile
+
+        return profile(self, customer_id)
+
     def export(self, name: str, out: str | Path) -> Path:
         """Write a table to CSV or Parquet, chosen by the file's extension."""
         target = Path(out)

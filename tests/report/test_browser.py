@@ -171,3 +171,22 @@ def test_the_cohort_heatmap_switches_to_revenue(browser: Any, report_file: Path)
     assert seen.errors == []
     assert seen.requests == [url]
     seen.page.close()
+
+
+def test_the_health_chart_counts_every_customer(
+    browser: Any, report_file: Path, workspace: Path
+) -> None:
+    with Workspace(workspace) as ws:
+        health = ws.table("health_scores")
+    url = report_file.resolve().as_uri()
+    seen = visit(browser, url, DESKTOP)
+    traces = seen.page.evaluate(
+        "() => document.getElementById('chart-health-bands').data.map(t => [t.name, t.x, t.y])"
+    )
+    drawn = {
+        (stage, band): n for band, xs, ys in traces for stage, n in zip(xs, ys, strict=True) if n
+    }
+    expected = {(s, b): n for s, b, n in health.group_by("lifecycle_stage", "band").len().rows()}
+    assert drawn == expected
+    assert seen.errors == []
+    seen.page.close()

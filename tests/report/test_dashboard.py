@@ -146,11 +146,41 @@ def test_an_empty_workspace_renders_notes_only(tmp_path: Path) -> None:
     assert kpi_values(page) == {}
 
 
-def test_health_and_journey_are_placeholders_until_their_facts_exist(page: str) -> None:
-    for section in ("section-health", "section-journey"):
-        part = page[page.index(f'id="{section}"') :]
-        part = part[: part.index("</section>")]
-        assert 'class="note"' in part
+def section(page: str, section_id: str) -> str:
+    part = page[page.index(f'id="{section_id}"') :]
+    return part[: part.index("</section>")]
+
+
+def test_health_and_journey_draw_their_facts(workspace: Path, page: str) -> None:
+    with Workspace(workspace) as ws:
+        health = ws.table("health_scores")
+        funnel = ws.table("journey_funnel")
+    health_part = section(page, "section-health")
+    assert 'id="chart-health-bands"' in health_part and 'class="note"' not in health_part
+    assert '"barmode":"stack"' in health_part
+    # One row per band present, with its customer count, in band order.
+    rows = re.findall(r"<tr><td>([A-Za-z ]+)</td><td class=\"num\">([\d,]+)</td>", health_part)
+    expected = health.group_by("band").len()
+    order = ["Excellent", "Good", "At Risk", "Critical"]
+    assert [(b, int(n.replace(",", ""))) for b, n in rows] == sorted(
+        expected.rows(), key=lambda r: order.index(r[0])
+    )
+    journey_part = section(page, "section-journey")
+    assert 'id="chart-journey-funnel"' in journey_part and 'class="note"' not in journey_part
+    signups = funnel.filter((funnel["segment"] == "All") & (funnel["stage"] == "signup"))[
+        "customers"
+    ][0]
+    assert f"{signups:,} (100 %)" in journey_part
+    assert 'id="table-journey-segments"' in journey_part
+
+
+def test_health_and_journey_are_notes_without_their_facts(tmp_path: Path) -> None:
+    folder = demo_workspace(tmp_path / "ws", only=["growth_summary"])
+    with Workspace(folder) as ws:
+        page = build_report(ws)
+    assert "No health_scores table in this workspace" in section(page, "section-health")
+    assert "No journey_funnel table in this workspace" in section(page, "section-journey")
+    assert 'id="chart-health-bands"' not in page
 
 
 def test_the_report_command_writes_the_file_and_prints_its_path(workspace: Path) -> None:

@@ -9,8 +9,11 @@ totals (Σ current_mrr = ending MRR of the as-of month in growth_summary).
 
 Columns:
 
-- customers: customers of the group (every ``src_customers`` record, paying
-  or not, plus the unknown ones above);
+- customers: customers of the group (every resolved customer of
+  ``dim_customers``, paying or not, plus the unknown ones above; every
+  ``src_customers`` record when identity resolution has not run). Revenue of
+  any source id is counted under its resolved customer, so a customer known
+  to billing and to the CRM is one customer, not two;
 - paying_customers, current_mrr: customers with MRR > 0 in the as-of month
   and their MRR (null without ``customer_mrr``);
 - total_revenue: lifetime revenue to the as-of date, on the basis named by
@@ -35,6 +38,7 @@ import ibis
 
 from custlens.errors import NotFoundError
 from custlens.facts.cohort_retention import transaction_months
+from custlens.facts.identity import resolve_ids
 from custlens.facts.month import index_of, month_index
 from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
@@ -52,7 +56,7 @@ UNKNOWN = "Unknown"
     "segment_summary",
     requires=("src_customers",),
     any_of=("customer_mrr", "src_transactions"),
-    optional=("mrr_movements",),
+    optional=("mrr_movements", "customer_identity", "dim_customers"),
 )
 def build(ctx: FactContext) -> ir.Table:
     """Customers, lifetime revenue and value, current MRR and monthly churn per segment."""
@@ -79,7 +83,7 @@ def summarise_by(ctx: FactContext, dimension: str = "segment") -> ir.Table:
         raise NotFoundError(
             f"cannot break down by {dimension!r}; choose one of {', '.join(DIMENSIONS)}"
         )
-    customers = ctx["src_customers"]
+    customers = ctx["dim_customers"] if ctx.has("dim_customers") else ctx["src_customers"]
     value = customers[dimension].cast("string") if dimension in customers.columns else None
     people = customers.select(
         "customer_id",
@@ -87,6 +91,15 @@ def summarise_by(ctx: FactContext, dimension: str = "segment") -> ir.Table:
     )
     last = index_of(ctx.as_of)
     per_customer = _per_customer(ctx, last)
+    if ctx.has("customer_identity"):
+        merged = resolve_ids(ctx, per_customer)
+        per_customer = merged.group_by("customer_id").aggregate(
+            revenue=merged.revenue.sum(),
+            current_mrr=merged.current_mrr.sum(),
+            paying=merged.paying.max(),
+            starting=merged.starting.max(),
+            churned=merged.churned.max(),
+        )
     # Outer join: customers without revenue still count; revenue without a
     # customer record counts under Unknown.
     joined = people.outer_join(per_customer, "customer_id")

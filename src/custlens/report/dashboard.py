@@ -68,6 +68,8 @@ CHART_IDS: tuple[str, ...] = (
     "chart-cohort-retention",
     "chart-rfm-segments",
     "chart-rfm-quadrants",
+    "chart-health-bands",
+    "chart-journey-funnel",
 )
 
 # Colours that read the same to most colour-blind readers: up is blue/green, down is red.
@@ -127,18 +129,8 @@ def build_report(ws: Workspace, *, title: str | None = None) -> str:
         _cohort_heatmap(fact("cohort_retention")),
         _rfm_segments(fact("rfm")),
         _rfm_quadrants(fact("rfm")),
-        _placeholder(
-            "section-health",
-            "Health bands and lifecycle stages",
-            "health_scores",
-            "Health scores (usage, support, payment, engagement, NPS) are not computed yet.",
-        ),
-        _placeholder(
-            "section-journey",
-            "Journey funnel",
-            "journey_funnel",
-            "The signup → advocacy funnel is not computed yet.",
-        ),
+        _health(fact("health_scores")),
+        _journey(fact("journey_funnel")),
         _at_risk(ws, "churn-risk"),
         _at_risk(ws, "trend"),
         "</main>",
@@ -261,10 +253,6 @@ def _missing(fact: str) -> str:
         f"No {fact} table in this workspace: load the sources it needs and run "
         "`custlens run` to see this section."
     )
-
-
-def _placeholder(section_id: str, heading: str, fact: str, why: str) -> str:
-    return _card(section_id, heading, _note(f"{why} This section will show the {fact} fact."))
 
 
 def _esc(value: object) -> str:
@@ -694,10 +682,134 @@ def _rfm_quadrants(rfm: pl.DataFrame | None) -> str:
     )
 
 
+_BANDS = {
+    "Excellent": "#16a34a",
+    "Good": "#2563eb",
+    "At Risk": "#f59e0b",
+    "Critical": "#dc2626",
+}
+_STAGES = ("prospect", "active", "at-risk", "churned")
+_COMPONENTS = {
+    "usage_score": "Usage",
+    "support_score": "Support",
+    "payment_score": "Payment",
+    "engagement_score": "Engagement",
+    "nps_score": "NPS",
+}
+
+
+def _health(health: pl.DataFrame | None) -> str:
+    heading = "Health bands and lifecycle stages"
+    if health is None or health.height == 0:
+        return _card("section-health", heading, _missing("health_scores"))
+    import plotly.graph_objects as go
+
+    counts = health.group_by("lifecycle_stage", "band").len()
+    stages = [s for s in _STAGES if s in set(health["lifecycle_stage"])]
+    stages += sorted(set(health["lifecycle_stage"]) - set(_STAGES))
+    fig = go.Figure()
+    for band, colour in _BANDS.items():
+        part = dict(counts.filter(pl.col("band") == band).select("lifecycle_stage", "len").rows())
+        fig.add_bar(
+            x=stages,
+            y=[part.get(stage, 0) for stage in stages],
+            name=band,
+            marker_color=colour,
+            hovertemplate=f"%{{x}}: %{{y:,}} customers {band}<extra></extra>",
+        )
+    fig.update_layout(
+        **_layout(
+            barmode="stack",
+            xaxis={"title": {"text": "Lifecycle stage"}},
+            yaxis={"title": {"text": "Customers"}, "tickformat": ",d"},
+            margin={"l": 56, "r": 16, "t": 16, "b": 40},
+        )
+    )
+    means = (
+        health.group_by("band")
+        .agg(pl.len().alias("customers"), *[pl.col(c).mean() for c in _COMPONENTS])
+        .with_columns(
+            order=pl.col("band").replace_strict(
+                {b: i for i, b in enumerate(_BANDS)}, default=len(_BANDS), return_dtype=pl.Int64
+            )
+        )
+        .sort("order")
+    )
+    table = _table(
+        means, {"band": "Band", "customers": "Customers", **_COMPONENTS}, "table-health-components"
+    )
+    return _card(
+        "section-health",
+        heading,
+        _div(fig, "chart-health-bands") + table,
+        "Customers per lifecycle stage, coloured by health band (Excellent ≥ 80, Good 60–79,"
+        " At Risk 40–59, Critical < 40); below, the mean of each 0–100 component per band.",
+    )
+
+
+def _journey(funnel: pl.DataFrame | None) -> str:
+    heading = "Journey funnel"
+    if funnel is None or funnel.height == 0:
+        return _card("section-journey", heading, _missing("journey_funnel"))
+    import plotly.graph_objects as go
+
+    overall = funnel.filter(pl.col("segment") == "All").sort("stage_order")
+    labels = [str(s).replace("_", " ").capitalize() for s in overall["stage"].to_list()]
+    shares = overall["conversion_from_first"].to_list()
+    fig = go.Figure()
+    fig.add_bar(
+        x=overall["customers"].to_list(),
+        y=labels,
+        orientation="h",
+        marker_color="#2563eb",
+        text=[
+            f"{number(n)} ({percent(s, 0)})"
+            for n, s in zip(overall["customers"], shares, strict=True)
+        ],
+        textposition="auto",
+        customdata=list(
+            zip(
+                overall["conversion_from_previous"].to_list(),
+                overall["avg_days_from_signup"].to_list(),
+                strict=True,
+            )
+        ),
+        hovertemplate="%{y}: %{x:,} customers<br>%{customdata[0]:.0%} of the previous stage"
+        "<br>%{customdata[1]:.0f} days from signup on average<extra></extra>",
+    )
+    fig.update_layout(
+        **_layout(
+            margin={"l": 100, "r": 16, "t": 16, "b": 40},
+            xaxis={"title": {"text": "Customers"}, "tickformat": ",d"},
+            yaxis={"autorange": "reversed", "automargin": True},
+            showlegend=False,
+        )
+    )
+    by_segment = funnel.filter(pl.col("segment") != "All").pivot(
+        on="stage", index="segment", values="conversion_from_first", sort_columns=False
+    )
+    stages = [s for s in overall["stage"].to_list() if s in by_segment.columns]
+    table = _table(
+        by_segment.sort("segment"),
+        {"segment": "Segment", **{s: s.replace("_", " ").capitalize() for s in stages}},
+        "table-journey-segments",
+    )
+    return _card(
+        "section-journey",
+        heading,
+        _div(fig, "chart-journey-funnel") + table,
+        "Customers reaching each stage (share of signups); below, the share per segment.",
+    )
+
+
 # -- tables ---------------------------------------------------------------------------------
 
 _MONEY = {"value", "current_mrr", "priority", "monetary", "total_revenue", "avg_lifetime_value"}
-_PERCENT = {"relative_slope", "monthly_churn_rate"}
+_PERCENT = {
+    "relative_slope",
+    "monthly_churn_rate",
+    *("signup", "onboarding", "first_value", "paid", "expansion", "advocacy"),
+}
 
 
 def _table(frame: pl.DataFrame, columns: dict[str, str], table_id: str) -> str:
