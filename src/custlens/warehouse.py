@@ -134,9 +134,15 @@ class Warehouse:
         Raises:
             NotFoundError: there is no such table.
         """
-        if not self.has(name):
-            raise NotFoundError(f"no table {name!r} in the warehouse")
-        return self._raw_table(name)
+        # Opening the table first and listing only on failure saves a catalog listing
+        # on every read (a profile reads a dozen tables).
+        if not name.startswith(STAGE_PREFIX):
+            try:
+                return self._raw_table(name)
+            except Exception:
+                if self.has(name):
+                    raise
+        raise NotFoundError(f"no table {name!r} in the warehouse")
 
     def _raw_table(self, name: str) -> ir.Table:
         if self._database:

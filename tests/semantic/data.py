@@ -111,11 +111,11 @@ _CUSTOMER_SCHEMA = {
 }
 CUSTOMERS = pl.DataFrame(
     [
-        ("c1", "One", "enterprise", "tech", "EMEA", "pro", "ads", D(2024, 1, 15), "a@x.com"),
-        ("c2", "Two", "smb", "retail", "EMEA", "basic", "seo", D(2024, 2, 10), "b@x.com"),
-        ("c3", "Three", "smb", "tech", "NA", "basic", "ads", D(2024, 3, 5), "c@x.com"),
+        ("c1", "One", "enterprise", "tech", "EMEA", "pro", "ads", D(2024, 1, 15), "a@a.example"),
+        ("c2", "Two", "smb", "retail", "EMEA", "basic", "seo", D(2024, 2, 10), "b@b.example"),
+        ("c3", "Three", "smb", "tech", "NA", "basic", "ads", D(2024, 3, 5), "c@c.example"),
         ("c4", "Four", "enterprise", "retail", "NA", "pro", "seo", D(2024, 3, 20), None),
-        ("c5", "Five", None, "tech", "APAC", "basic", "ads", D(2024, 4, 1), "e@x.com"),
+        ("c5", "Five", None, "tech", "APAC", "basic", "ads", D(2024, 4, 1), "e@e.example"),
     ],
     schema=list(_CUSTOMER_SCHEMA.items())[:9],
     orient="row",
@@ -233,6 +233,9 @@ def fill(ws: Workspace, model: str = MODEL) -> Workspace:
     (ws.path / "semantic" / "test.yml").write_text(model)
     ws.load({"customers": CUSTOMERS, "transactions": TRANSACTIONS, "support_tickets": TICKETS})
     ws.warehouse.write_tables({"t_sales": SALES, "t_accounts": ACCOUNTS, "t_balances": BALANCES})
+    # The default customers cube is the identity-resolved dim_customers (every record
+    # here is its own customer: no two share an email, phone or domain).
+    ws.run(only=["dim_customers"])
     return ws
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from custlens import AccessError, Client, QueryError
+from custlens import AccessError, Client, NotFoundError, QueryError
 from custlens.config import CONFIG_FILE
 from custlens.workspace import Workspace
 from tests.servers import serving
@@ -64,6 +64,7 @@ def _load(folder: Path, config: str = CONFIG) -> Path:
     )
     with Workspace(folder) as ws:
         ws.load({"customers": customers, "transactions": transactions})
+        ws.run()  # the customers cube is the identity-resolved dim_customers
     return folder
 
 
@@ -224,5 +225,23 @@ def test_a_query_past_the_timeout_is_504(tmp_path: Path) -> None:
 def test_without_keys_the_api_is_open_and_hashes_pii(tmp_path: Path) -> None:
     folder = _load(tmp_path / "ws", "warehouse: duckdb:///custlens.duckdb\nserver: {pii_salt: s}\n")
     with serving(folder) as base:
-        rows = Client(base).query(dimensions=["customers.email"], limit=1).data
-    assert rows == [{"customers.email": hashlib.sha256(b"sa@x.com").hexdigest()}]
+        rows = Client(base).query(dimensions=["customers.customer_id", "customers.email"], limit=1)
+    assert rows.data == [
+        {"customers.customer_id": "C1", "customers.email": hashlib.sha256(b"sa@x.com").hexdigest()}
+    ]
+
+
+def test_the_profile_hashes_pii_and_keeps_to_the_role(url: str) -> None:
+    admin = Client(url, api_key="key-admin").customer("C1")
+    assert admin["customer_id"] == "C1"
+    assert admin["overview"]["email"] == "a@x.com"
+    assert admin["overview"]["region"] == "EMEA"
+    emea = Client(url, api_key="key-emea").customer("C1")
+    assert emea["overview"]["email"] == hashlib.sha256(f"{SALT}a@x.com".encode()).hexdigest()
+    assert emea["overview"]["name"] == admin["overview"]["name"]
+    # C3 is in NA: outside the EMEA role's rows, so not found (not even "forbidden").
+    with pytest.raises(NotFoundError, match="C3"):
+        Client(url, api_key="key-emea").customer("C3")
+    assert Client(url, api_key="key-admin").customer("C3")["overview"]["region"] == "NA"
+    with pytest.raises(NotFoundError):
+        Client(url, api_key="key-admin").customer("nobody")

@@ -7,6 +7,7 @@
 - ``POST /v1/query`` — a semantic-layer query (DESIGN.md §6) → rows, columns, SQL;
 - ``GET /v1/meta`` — the cubes, their measures and dimensions, and the metrics;
 - ``GET /v1/catalog`` — the metrics catalog;
+- ``GET /v1/customers/{id}`` — the Customer 360 profile (PII hashed unless privileged);
 - ``GET /health`` — ``{"status": "ok"}`` for load balancers and tests;
 - ``/docs`` — the OpenAPI documentation.
 
@@ -30,7 +31,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from custlens.errors import CustlensError, QueryTimeout
+from custlens.errors import CustlensError, NotFoundError, QueryTimeout
 
 if TYPE_CHECKING:
     from custlens.workspace import Workspace
@@ -164,6 +165,38 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             raise QueryTimeout(
                 f"the query ran longer than {timeout:g} s (server.query_timeout_seconds)"
             ) from None
+
+    @app.get("/v1/customers/{customer_id}")
+    def customer(customer_id: str, request: Request) -> dict[str, Any]:
+        """The Customer 360 profile of any source-system id; email and phone hashed for
+        roles that are not privileged."""
+        from custlens.profile import mask_pii
+        from custlens.semantic.access import mask
+
+        role = role_of(request)
+        ws = workspaces.get()
+        found = ws.profile(customer_id)
+        if role.filters:
+            # The role's row filter holds here too: a customer outside it is not found
+            # (not "forbidden", which would tell that it exists).
+            visible = ws.run_query(
+                {
+                    "dimensions": ["customers.customer_id"],
+                    "filters": [
+                        {
+                            "member": "customers.customer_id",
+                            "operator": "equals",
+                            "value": found["customer_id"],
+                        }
+                    ],
+                },
+                role=role,
+            )
+            if not visible.data:
+                raise NotFoundError(f"no customer {customer_id!r}")
+        if role.privileged:
+            return found
+        return mask_pii(found, lambda value: mask(value, role.salt) or "")
 
     @app.get("/v1/meta")
     def meta(request: Request) -> dict[str, Any]:

@@ -20,9 +20,10 @@ WITH "t8" AS (
         email AS "customers__d__email",
         phone AS "customers__d__phone",
         domain AS "customers__d__domain",
-        source_system AS "customers__d__source_system",
-        1 AS "customers__m__count"
-      FROM "src_customers" AS "customers"
+        source_systems AS "customers__d__source_systems",
+        1 AS "customers__m__count",
+        source_records AS "customers__m__source_records"
+      FROM "dim_customers" AS "customers"
     ) AS "t1"
   ) AS "t6"
   GROUP BY
@@ -38,7 +39,7 @@ WITH "t8" AS (
     FROM (
       SELECT
         ticket_id AS "tickets__d__ticket_id",
-        customer_id AS "tickets__d__customer_id",
+        resolved_customer_id AS "tickets__d__customer_id",
         opened_at AS "tickets__d__opened_at",
         resolved_at AS "tickets__d__resolved_at",
         1 AS "tickets__m__count",
@@ -53,8 +54,15 @@ WITH "t8" AS (
         (
           EPOCH(resolved_at) - EPOCH(opened_at)
         ) / 3600.0 AS "tickets__m__avg_resolution_hours",
-        customer_id AS "tickets__m__customers"
-      FROM "src_support_tickets" AS "tickets"
+        resolved_customer_id AS "tickets__m__customers"
+      FROM (
+        SELECT
+          a.*,
+          COALESCE(i.customer_id, a.customer_id) AS resolved_customer_id
+        FROM "src_support_tickets" AS a
+        LEFT JOIN "customer_identity" AS i
+          ON i.source_customer_id = a.customer_id
+      ) AS "tickets"
     ) AS "t3"
     LEFT OUTER JOIN (
       SELECT
@@ -70,9 +78,10 @@ WITH "t8" AS (
         email AS "customers__d__email",
         phone AS "customers__d__phone",
         domain AS "customers__d__domain",
-        source_system AS "customers__d__source_system",
-        1 AS "customers__m__count"
-      FROM "src_customers" AS "customers"
+        source_systems AS "customers__d__source_systems",
+        1 AS "customers__m__count",
+        source_records AS "customers__m__source_records"
+      FROM "dim_customers" AS "customers"
     ) AS "t4"
       ON "t3"."tickets__d__customer_id" = "t4"."customers__d__customer_id"
   ) AS "t7"
@@ -93,7 +102,7 @@ WITH "t8" AS (
     FROM (
       SELECT
         transaction_id AS "transactions__d__transaction_id",
-        customer_id AS "transactions__d__customer_id",
+        resolved_customer_id AS "transactions__d__customer_id",
         created_at AS "transactions__d__created_at",
         type AS "transactions__d__type",
         status AS "transactions__d__status",
@@ -118,8 +127,15 @@ WITH "t8" AS (
             status = 'failed'
           )
         ) AS "transactions__f__failed_payments",
-        customer_id AS "transactions__m__customers"
-      FROM "src_transactions" AS "transactions"
+        resolved_customer_id AS "transactions__m__customers"
+      FROM (
+        SELECT
+          a.*,
+          COALESCE(i.customer_id, a.customer_id) AS resolved_customer_id
+        FROM "src_transactions" AS a
+        LEFT JOIN "customer_identity" AS i
+          ON i.source_customer_id = a.customer_id
+      ) AS "transactions"
     ) AS "t5"
     LEFT OUTER JOIN (
       SELECT
@@ -135,9 +151,10 @@ WITH "t8" AS (
         email AS "customers__d__email",
         phone AS "customers__d__phone",
         domain AS "customers__d__domain",
-        source_system AS "customers__d__source_system",
-        1 AS "customers__m__count"
-      FROM "src_customers" AS "customers"
+        source_systems AS "customers__d__source_systems",
+        1 AS "customers__m__count",
+        source_records AS "customers__m__source_records"
+      FROM "dim_customers" AS "customers"
     ) AS "t4"
       ON "t5"."transactions__d__customer_id" = "t4"."customers__d__customer_id"
   ) AS "t9"
