@@ -345,7 +345,11 @@ def report(result: RunResult) -> list[str]:
     groups += [("on fact tables", ON_FACTS), ("all", None)]
     for label, families in groups:
         values = result.latencies(families)
-        rows = [s.rows for s in result.samples if families is None or s.family in families]
+        rows = [
+            s.rows
+            for s in result.samples
+            if s.error is None and (families is None or s.family in families)
+        ]
         mark = "" if families is None or set(families) <= set(ON_FACTS) else " *"
         lines.append(
             f"  {label + mark:<16}{len(values):>5}{percentile(values, 50):>10.1f}"
