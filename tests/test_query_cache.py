@@ -66,7 +66,9 @@ def test_a_repeated_query_reuses_its_plan_and_answers_the_same(ws: Workspace) ->
     assert [c.name for c in again.columns] == [c.name for c in first.columns]
     # 3 segments × 6 months (Jan–Jun 2024), every one with rows in this data.
     assert len(first.data) == 18
-    assert {r["subscriptions.month.month"] for r in first.data} == {date(2024, m, 1) for m in range(1, 7)}
+    assert {r["subscriptions.month.month"] for r in first.data} == {
+        date(2024, m, 1) for m in range(1, 7)
+    }
 
 
 def test_limit_role_and_as_of_are_part_of_the_key(ws: Workspace) -> None:
