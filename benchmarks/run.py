@@ -45,6 +45,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_rfm.py": ["--customers", "10000", "--transactions", "100000"],
     "bench_trend.py": ["--line-items", "61000"],
     "bench_report.py": ["--customers", "5000", "--repeat", "1"],
+    "bench_query.py": ["--customers", "5000", "--queries", "50"],
 }
 """Small sizes of the other benchmarks for ``--quick``; one missing here is skipped then."""
 OTHER_TIMEOUT_SECONDS = 1800

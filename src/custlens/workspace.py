@@ -43,6 +43,7 @@ class Workspace:
         self._warehouse: Warehouse | None = None
         self._model: SemanticModel | None = None
         self._compiler: Compiler | None = None
+        self._runs_table: Any = None  # the run log as an Ibis table, once it exists
 
     @classmethod
     def init(cls, path: str | Path, *, warehouse: str | None = None) -> Workspace:
@@ -70,6 +71,7 @@ class Workspace:
         if self._warehouse is not None:
             self._warehouse.close()
             self._warehouse = None
+            self._runs_table = None
 
     def __enter__(self) -> Workspace:
         return self
@@ -207,10 +209,20 @@ class Workspace:
         else the configured as-of month's end, else today."""
         from custlens.pipeline import month_end
 
-        runs = self.runs()
-        done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
-        if done.height and done["as_of"][0] is not None:
-            return done["as_of"][0]  # type: ignore[no-any-return]
+        # Asked on every query: one small query, not the whole run log (runs() lists
+        # the tables three times and reads every row).
+        if self._runs_table is None and self.warehouse.has(RUNS_TABLE):
+            self._runs_table = self.warehouse.table(RUNS_TABLE)
+        if self._runs_table is not None:
+            t = self._runs_table
+            latest = self.warehouse.to_polars(
+                t.filter(t.status == "succeeded")
+                .order_by(t.started_at.desc())
+                .limit(1)
+                .select("as_of")
+            )
+            if latest.height and latest["as_of"][0] is not None:
+                return latest["as_of"][0]  # type: ignore[no-any-return]
         configured = self.config.as_of_month()
         return month_end(configured) if configured else date.today()
 

@@ -31,7 +31,7 @@ the workspace owner wrote, transpiled from DuckDB's dialect by the warehouse.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
@@ -153,10 +153,20 @@ class Compiler:
     named column) are built once and reused across queries.
     """
 
+    PLAN_CACHE_SIZE = 256
+    """Compiled queries kept (least recently used dropped first)."""
+
     def __init__(self, model: SemanticModel, warehouse: Warehouse) -> None:
         self.model = model
         self.warehouse = warehouse
         self._bases: dict[str, ir.Table] = {}
+        # (query, role, as_of, max_rows) → (plan, limited expression, its SQL): planning
+        # and compiling to SQL cost more than DuckDB's work on most queries. Only plans
+        # that read no data while planning are kept (see _Planner.reads_data), so a hit
+        # is exactly what planning again would give.
+        self._plans: OrderedDict[tuple[str, str, date, int], tuple[Plan, ir.Table, str]] = (
+            OrderedDict()
+        )
 
     # -- public --------------------------------------------------------------
 
@@ -169,9 +179,28 @@ class Compiler:
         max_rows: int = 10_000,
     ) -> QueryResult:
         """Answer a query; rows beyond ``max_rows`` are cut and ``truncated`` set."""
-        plan = self.plan(query, as_of=as_of, role=role)
+        parsed = parse_query(query)
+        key = (parsed.model_dump_json(), repr(role), as_of, max_rows)
+        cached = self._plans.get(key)
+        if cached is not None:
+            self._plans.move_to_end(key)
+            plan, expr, sql = cached
+        else:
+            planner = _Planner(self, parsed, as_of, role)
+            plan = planner.build()
+            limit = min(plan.query.limit or max_rows, max_rows)
+            expr = plan.expr.limit(limit + 1, offset=plan.query.offset)
+            try:
+                sql = self.warehouse.compile(expr)
+            except Exception as exc:
+                raise QueryError(
+                    f"the warehouse could not run the query: {_first_line(exc)}"
+                ) from None
+            if not planner.reads_data:
+                self._plans[key] = (plan, expr, sql)
+                if len(self._plans) > self.PLAN_CACHE_SIZE:
+                    self._plans.popitem(last=False)
         limit = min(plan.query.limit or max_rows, max_rows)
-        expr = plan.expr.limit(limit + 1, offset=plan.query.offset)
         try:
             frame = self.warehouse.to_polars(expr)
         except Exception as exc:  # the engine's own message, without its stack
@@ -187,8 +216,8 @@ class Compiler:
             )
         return QueryResult(
             data=frame.to_dicts(),
-            columns=plan.columns,
-            sql=self.warehouse.compile(expr),
+            columns=list(plan.columns),
+            sql=sql,
             as_of=as_of,
             truncated=truncated,
             frame=frame,
@@ -260,6 +289,8 @@ class _Planner:
         self.q = query
         self.as_of = as_of
         self.role = role
+        self.reads_data = False
+        """Whether planning ran a query (a spine's bounds): such a plan is not cached."""
 
     # -- resolution ----------------------------------------------------------
 
@@ -791,6 +822,7 @@ class _Planner:
         unit = time_key.granularity or "day"
         first, last = ranges.get(f"{time_key.cube}.{time_key.dim.name}", (date.min, date.max))
         if first == date.min or last == date.max:
+            self.reads_data = True
             bounds = self.c.warehouse.to_polars(
                 union.aggregate(lo=union[name].min(), hi=union[name].max())
             ).row(0)
