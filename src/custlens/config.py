@@ -90,6 +90,21 @@ class ChurnRisk(_Strict):
     max_score: float = Field(default=10.0, gt=0)
 
 
+class Clv(_Strict):
+    """Predictive customer value (``clv_predictions``): BG/NBD or Pareto/NBD with Gamma-Gamma."""
+
+    model: Literal["bgnbd", "pareto"] = "bgnbd"
+    unit: Literal["days", "weeks"] = "weeks"
+    """Unit of recency and T (weeks = days / 7)."""
+    period: Literal["day", "week"] = "day"
+    """What counts as one purchase: a calendar day or a calendar week (Monday to Sunday)."""
+    horizon_months: int = Field(default=12, ge=1, le=600)
+    discount: float = Field(default=0.01, ge=0, lt=1)
+    """Monthly discount rate of the lifetime value."""
+    starts: int = Field(default=4, ge=1, le=50)
+    """Starting points of each maximum-likelihood fit."""
+
+
 class Analytics(_Strict):
     """Thresholds of the customer-analytics facts (DESIGN.md §4)."""
 
@@ -99,6 +114,7 @@ class Analytics(_Strict):
     rfm: Rfm = Field(default_factory=Rfm)
     mrr_trend: MrrTrend = Field(default_factory=MrrTrend)
     churn_risk: ChurnRisk = Field(default_factory=ChurnRisk)
+    clv: Clv = Field(default_factory=Clv)
 
 
 class Config(_Strict):
@@ -182,6 +198,7 @@ cac_source: auto
 #     recent_days: 60
 #   mrr_trend: {months: 4, min_r_squared: 0.9}
 #   churn_risk: {gap_multiple: 2, min_value: 1000, max_score: 10}
+#   clv: {model: bgnbd, unit: weeks, period: day, horizon_months: 12, discount: 0.01, starts: 4}
 """
 
 

@@ -46,6 +46,8 @@ class RunResult:
     as_of: date | None
     written: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, dict[str, object]] = field(default_factory=dict)
+    """What facts reported about themselves (fitted model parameters), by fact."""
     status: str = "succeeded"
     seconds: float = 0.0
 
@@ -139,9 +141,11 @@ def run(
                 continue
             notify(f.name, "start")
             assert month is not None
-            ctx = FactContext(tables, month_end(month), config)
+            ctx = FactContext(tables, month_end(month), config, collect=warehouse.to_polars)
             expr = f.build(ctx).mutate(**{RUN_ID_COLUMN: ibis.literal(run_id)})
             tables[f.name] = warehouse.stage(f.name, expr)
+            if ctx.notes:
+                result.notes[f.name] = ctx.notes
             staged.append(f.name)
             result.written[f.name] = int(warehouse.scalar(tables[f.name].count()))
             notify(f.name, "done")
@@ -222,6 +226,7 @@ def _record(
             "skipped": [json.dumps(result.skipped, sort_keys=True)],
             "error": [error],
             "version": [custlens.__version__],
+            "notes": [json.dumps(result.notes, sort_keys=True)],
         },
         schema={
             "run_id": pl.String,
@@ -234,6 +239,7 @@ def _record(
             "skipped": pl.String,
             "error": pl.String,
             "version": pl.String,
+            "notes": pl.String,
         },
     )
 
@@ -241,5 +247,9 @@ def _record(
 def _with_history(warehouse: Warehouse, record: pl.DataFrame) -> pl.DataFrame:
     if not warehouse.has(RUNS_TABLE):
         return record
-    history = warehouse.to_polars(warehouse.table(RUNS_TABLE)).cast(record.schema)  # type: ignore[arg-type]
+    history = warehouse.to_polars(warehouse.table(RUNS_TABLE))
+    # Runs recorded before a column existed get it empty.
+    missing = [name for name in record.columns if name not in history.columns]
+    history = history.with_columns(pl.lit(None).alias(name) for name in missing)
+    history = history.select(record.columns).cast(record.schema)  # type: ignore[arg-type]
     return pl.concat([history, record])
