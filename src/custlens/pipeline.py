@@ -4,6 +4,12 @@ A run computes every fact whose inputs are present into staging tables, then
 publishes all of them, together with its record in ``_custlens_runs``, in one
 swap. A failure before the swap leaves the previous facts in place and records
 the failed run. Each fact row carries the ``_run_id`` of the run that wrote it.
+
+A fact that fits a model (``clv_predictions``) reads its per-customer input
+through ``FactContext.materialise`` and reports the fitted parameters in
+``FactContext.notes``; the run record keeps them as JSON in its ``notes``
+column, by fact. When the data cannot support the model (``ModelFitError``),
+the fact is skipped with the reason, unless the run named it in ``only``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import polars as pl
 
 import custlens
 from custlens.config import Config
-from custlens.errors import CustlensError, NotFoundError, PipelineError
+from custlens.errors import CustlensError, ModelFitError, NotFoundError, PipelineError
 from custlens.facts import REGISTRY, Fact, FactContext, ordered
 from custlens.facts.month import index_of, month_index
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
@@ -142,7 +148,16 @@ def run(
             notify(f.name, "start")
             assert month is not None
             ctx = FactContext(tables, month_end(month), config, collect=warehouse.to_polars)
-            expr = f.build(ctx).mutate(**{RUN_ID_COLUMN: ibis.literal(run_id)})
+            try:
+                expr = f.build(ctx).mutate(**{RUN_ID_COLUMN: ibis.literal(run_id)})
+            except ModelFitError as exc:
+                # Too little data for a model is a gap in the data, like a missing
+                # input: skip it, unless the run was asked for this fact by name.
+                if only is not None and f.name in set(only):
+                    raise
+                result.skipped[f.name] = f"model not fitted: {exc}"
+                notify(f.name, "skipped")
+                continue
             tables[f.name] = warehouse.stage(f.name, expr)
             if ctx.notes:
                 result.notes[f.name] = ctx.notes
