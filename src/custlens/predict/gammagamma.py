@@ -12,7 +12,7 @@ import numpy as np
 from scipy.special import gammaln, psi
 
 from custlens.errors import ModelFitError
-from custlens.predict.mle import Array, Fit, compress, log_starts, maximise
+from custlens.predict.mle import Array, Fit, compress, dot, log_starts, maximise
 
 NAMES = ("p", "q", "v")
 
@@ -34,28 +34,28 @@ def log_likelihood(params: tuple[float, ...], x: Array, m: Array) -> Array:
 
 def _objective(x: Array, m: Array, w: Array) -> object:
     total = w.sum()
-    log_m, log_x = np.log(m), np.log(x)
+    log_m = np.log(m)
+    # The special functions depend on x alone: once per distinct x, weighted.
+    ux, at = np.unique(x, return_inverse=True)
+    wx = np.bincount(at.reshape(-1), weights=w)
+    log_ux = np.log(ux)
 
     def negll(logp: Array) -> tuple[float, Array]:
         p, q, v = np.exp(logp)
+        pux = p * ux
+        head = gammaln(pux + q) - gammaln(pux) - gammaln(q) + pux * log_ux
+        head_p = ux * (psi(pux + q) - psi(pux) + log_ux)
+        head_q = psi(pux + q) - psi(q)
         px = p * x
         log_xmv = np.log(x * m + v)
-        ll = (
-            gammaln(px + q)
-            - gammaln(px)
-            - gammaln(q)
-            + q * np.log(v)
-            + (px - 1) * log_m
-            + px * log_x
-            - (px + q) * log_xmv
-        )
-        d_p = x * (psi(px + q) - psi(px) + log_m + log_x - log_xmv)
-        d_q = psi(px + q) - psi(q) + np.log(v) - log_xmv
-        d_v = q / v - (px + q) / (x * m + v)
-        grad = np.array([p * (w @ d_p), q * (w @ d_q), v * (w @ d_v)])
-        value = float(-(w @ ll) / total)
+        rows = q * np.log(v) + (px - 1) * log_m - (px + q) * log_xmv
+        d_p = dot(wx, head_p) + dot(w, x * (log_m - log_xmv))
+        d_q = dot(wx, head_q) + dot(w, np.log(v) - log_xmv)
+        d_v = dot(w, q / v - (px + q) / (x * m + v))
+        value = float(-(dot(wx, head) + dot(w, rows)) / total)
         if not np.isfinite(value):
             return np.inf, np.zeros(3)
+        grad = np.array([p * d_p, q * d_q, v * d_v])
         return value, -grad / total
 
     return negll

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +54,15 @@ class Fit:
             "iterations": self.iterations,
             **self.extra,
         }
+
+
+def dot(weights: NDArray[Any], values: NDArray[Any]) -> float:
+    """Σ weights × values without BLAS.
+
+    A BLAS dot product starts its thread pool for every call; on a busy machine that
+    made one likelihood evaluation a hundred times slower than the arithmetic.
+    """
+    return float(np.multiply(weights, values).sum())
 
 
 def compress(*columns: Array) -> tuple[list[Array], Array]:

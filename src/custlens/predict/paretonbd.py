@@ -14,7 +14,7 @@ import numpy as np
 from scipy.special import gammaln, hyp2f1, logsumexp
 
 from custlens.errors import ModelFitError
-from custlens.predict.mle import Array, Fit, compress, log_starts, maximise
+from custlens.predict.mle import Array, Fit, compress, dot, log_starts, maximise
 
 NAMES = ("r", "alpha", "s", "beta")
 
@@ -55,7 +55,7 @@ def _objective(x: Array, t_x: Array, T: Array, w: Array) -> object:
     def value(logp: Array) -> float:
         with np.errstate(all="ignore"):
             ll = log_likelihood(tuple(np.exp(logp)), x, t_x, T)
-        out = float(-(w @ ll) / total)
+        out = float(-(dot(w, ll)) / total)
         return out if np.isfinite(out) else np.inf
 
     def negll(logp: Array) -> tuple[float, Array]:
