@@ -103,6 +103,9 @@ class Clv(_Strict):
     """Monthly discount rate of the lifetime value."""
     starts: int = Field(default=4, ge=1, le=50)
     """Starting points of each maximum-likelihood fit."""
+    penalizer: float = Field(default=0.0, ge=0)
+    """lifetimes' ``penalizer_coef``: an L2 penalty on the parameters that keeps a fit
+    finite when the data pin a parameter at a boundary (customers who never leave)."""
 
 
 class Analytics(_Strict):
@@ -198,7 +201,8 @@ cac_source: auto
 #     recent_days: 60
 #   mrr_trend: {months: 4, min_r_squared: 0.9}
 #   churn_risk: {gap_multiple: 2, min_value: 1000, max_score: 10}
-#   clv: {model: bgnbd, unit: weeks, period: day, horizon_months: 12, discount: 0.01, starts: 4}
+#   clv: {model: bgnbd, unit: weeks, period: day, horizon_months: 12, discount: 0.01,
+#         starts: 4, penalizer: 0}
 """
 
 

@@ -48,6 +48,7 @@ def build(ctx: FactContext) -> ir.Table:
         horizon_months=settings.horizon_months,
         discount=settings.discount,
         starts=settings.starts,
+        penalizer=settings.penalizer,
     )
     ctx.notes.update(
         fitted.record(
@@ -55,6 +56,7 @@ def build(ctx: FactContext) -> ir.Table:
             period=settings.period,
             horizon_months=settings.horizon_months,
             discount=settings.discount,
+            penalizer=settings.penalizer,
         )
     )
     return ibis.memtable(frame.to_arrow())

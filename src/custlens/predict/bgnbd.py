@@ -65,7 +65,7 @@ def _objective(x: Array, t_x: Array, T: Array, w: Array) -> object:
     return negll
 
 
-def fit(frequency: Array, recency: Array, T: Array, starts: int = 4) -> Fit:
+def fit(frequency: Array, recency: Array, T: Array, starts: int = 4, penalizer: float = 0.0) -> Fit:
     """Fit r, α, a, b by maximum likelihood.
 
     Raises:
@@ -87,6 +87,8 @@ def fit(frequency: Array, recency: Array, T: Array, starts: int = 4) -> Fit:
         log_starts([1.0, scale, 1.0, 1.0], starts),
         customers,
         total_weight=float(w.sum()),
+        penalizer=penalizer,
+        penalty_scale=[1.0, 1 / float(np.max(T)), 1.0, 1.0],
     )
     return fitted
 
@@ -107,11 +109,14 @@ def expected_purchases(
         return np.zeros_like(np.asarray(x, dtype=np.float64))
     ha, hb, hc = r + x, b + x, a + b + x - 1
     z = t / (alpha + T + t)
+    ha, hb, hc, z = np.broadcast_arrays(ha, hb, hc, z)
     with np.errstate(divide="ignore", invalid="ignore"):
         ln_hyp = np.log(hyp2f1(ha, hb, hc, z))
         # Euler's transformation where the series overflows.
-        alt = np.log(hyp2f1(hc - ha, hc - hb, hc, z)) + (hc - ha - hb) * np.log1p(-z)
-    ln_hyp = np.where(np.isfinite(ln_hyp), ln_hyp, alt)
+        bad = ~np.isfinite(ln_hyp)
+        if bad.any():
+            a_, b_, c_, z_ = ha[bad], hb[bad], hc[bad], z[bad]
+            ln_hyp[bad] = np.log(hyp2f1(c_ - a_, c_ - b_, c_, z_)) + (c_ - a_ - b_) * np.log1p(-z_)
     first = (a + b + x - 1) / (a - 1)
     second = 1 - np.exp(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
     denominator = 1 + (x > 0) * (a / (b + np.maximum(x, 1) - 1)) * (

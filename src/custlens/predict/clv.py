@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from custlens.predict import bgnbd, gammagamma, paretonbd
-from custlens.predict.mle import Array, Fit
+from custlens.predict.mle import Array, Fit, distinct
 
 if TYPE_CHECKING:
     import polars as pl
@@ -65,14 +65,15 @@ def fit(
     monetary_value: Array,
     model: str = "bgnbd",
     starts: int = 4,
+    penalizer: float = 0.0,
 ) -> Fitted:
     """Fit the purchase model and the Gamma-Gamma spend model.
 
     Raises:
         ModelFitError: either fit failed; the message says why.
     """
-    purchases = MODELS[model].fit(frequency, recency, T, starts=starts)
-    spend = gammagamma.fit(frequency, monetary_value, starts=starts)
+    purchases = MODELS[model].fit(frequency, recency, T, starts=starts, penalizer=penalizer)
+    spend = gammagamma.fit(frequency, monetary_value, starts=starts, penalizer=penalizer)
     return Fitted(purchases, spend)
 
 
@@ -93,10 +94,7 @@ def predict(
     """
     model = MODELS[fitted.purchases.model]
     params = fitted.purchases.values()
-    stacked = np.column_stack([np.asarray(v, dtype=np.float64) for v in (frequency, recency, T)])
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    x, t_x, age = unique[:, 0], unique[:, 1], unique[:, 2]
+    (x, t_x, age), inverse = distinct(frequency, recency, T)
     step = month_length(unit)
     with np.errstate(all="ignore"):
         alive = model.p_alive(params, x, t_x, age)
@@ -124,6 +122,7 @@ def predict_frame(
     horizon_months: int = 12,
     discount: float = 0.01,
     starts: int = 4,
+    penalizer: float = 0.0,
 ) -> tuple[pl.DataFrame, Fitted]:
     """Fit on a repeat-purchase summary frame and return it with the predictions (COLUMNS)."""
     import polars as pl
@@ -132,7 +131,7 @@ def predict_frame(
         c: summary[c].cast(pl.Float64).to_numpy() for c in ("frequency", "recency", "T")
     }
     columns["monetary_value"] = summary["monetary_value"].cast(pl.Float64).to_numpy()
-    fitted = fit(**columns, model=model, starts=starts)
+    fitted = fit(**columns, model=model, starts=starts, penalizer=penalizer)
     out = predict(fitted, **columns, unit=unit, horizon_months=horizon_months, discount=discount)
     frame = summary.select(COLUMNS[:5]).with_columns(
         pl.col("frequency").cast(pl.Int64),

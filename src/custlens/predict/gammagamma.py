@@ -66,7 +66,7 @@ def eligible(frequency: Array, monetary_value: Array) -> Array:
     return np.asarray((np.asarray(frequency) > 0) & (np.asarray(monetary_value) > 0))
 
 
-def fit(frequency: Array, monetary_value: Array, starts: int = 4) -> Fit:
+def fit(frequency: Array, monetary_value: Array, starts: int = 4, penalizer: float = 0.0) -> Fit:
     """Fit p, q, v by maximum likelihood on the eligible customers.
 
     Raises:
@@ -90,6 +90,7 @@ def fit(frequency: Array, monetary_value: Array, starts: int = 4) -> Fit:
         log_starts([1.0, 1.0, scale], starts),
         customers,
         total_weight=float(w.sum()),
+        penalizer=penalizer,
     )
 
 

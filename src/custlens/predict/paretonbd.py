@@ -72,7 +72,7 @@ def _objective(x: Array, t_x: Array, T: Array, w: Array) -> object:
     return negll
 
 
-def fit(frequency: Array, recency: Array, T: Array, starts: int = 4) -> Fit:
+def fit(frequency: Array, recency: Array, T: Array, starts: int = 4, penalizer: float = 0.0) -> Fit:
     """Fit r, α, s, β by maximum likelihood.
 
     Raises:
@@ -94,6 +94,8 @@ def fit(frequency: Array, recency: Array, T: Array, starts: int = 4) -> Fit:
         log_starts([1.0, scale, 1.0, scale], starts),
         customers,
         total_weight=float(w.sum()),
+        penalizer=penalizer,
+        penalty_scale=[1.0, 1 / float(np.max(T)), 1.0, 1 / float(np.max(T))],
     )
 
 

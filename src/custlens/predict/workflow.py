@@ -101,5 +101,6 @@ def backtest(ws: Workspace, holdout_from: date, as_of: date | None = None) -> pl
         spend,
         model=settings.model,
         starts=settings.starts,
+        penalizer=settings.penalizer,
     )
     return clv.holdout_table(fitted, frame)
