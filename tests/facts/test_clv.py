@@ -210,3 +210,21 @@ def test_a_fit_that_fails_fails_the_run_and_says_why(make_workspace, backend):
     result = ws.run(as_of=date(2024, 6, 1))
     assert result.skipped["clv_predictions"].startswith("model not fitted: the BG/NBD fit needs")
     assert "customer_value" in result.written
+
+
+def test_a_run_log_from_before_the_notes_column_is_kept(make_workspace, backend):
+    if backend != "duckdb":
+        pytest.skip("the run log is written the same way on every backend")
+    ws = make_workspace()
+    ws.warehouse.write_tables({"src_transactions": SOURCE})
+    old = pl.DataFrame(
+        {"run_id": ["old"], "status": ["succeeded"], "version": ["0.0.1"]},
+        schema={"run_id": pl.String, "status": pl.String, "version": pl.String},
+    )
+    ws.warehouse.write_tables({"_custlens_runs": old})
+    ws.run(as_of=date(2024, 6, 1), only=["customer_value"])
+    runs = ws.runs()
+    assert runs.height == 2
+    before = runs.filter(pl.col("run_id") == "old").row(0, named=True)
+    assert before["notes"] is None and before["version"] == "0.0.1"
+    assert json.loads(runs.filter(pl.col("run_id") != "old")["notes"][0]) == {}

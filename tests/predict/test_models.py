@@ -187,3 +187,23 @@ def test_a_fit_that_does_not_converge_names_the_reason():
     # dropout run off to their limits and no start settles.
     with pytest.raises(ModelFitError, match="did not converge from any of 2 starts"):
         bgnbd.fit([1000.0] * 5, [1000.0] * 5, [1000.0] * 5, starts=2)
+
+
+def test_the_penalizer_is_lifetimes_penalizer_coef(cdnow):
+    lifetimes = pytest.importorskip("lifetimes", reason="lifetimes is the reference")
+    frequency, recency, T, spend = arrays(cdnow, "frequency", "recency", "T", "monetary_value")
+    theirs = lifetimes.BetaGeoFitter(penalizer_coef=0.05).fit(frequency, recency, T)
+    ours = bgnbd.fit(frequency, recency, T, penalizer=0.05)
+    assert ours.values() == pytest.approx(tuple(theirs.params_[list(bgnbd.NAMES)]), rel=1e-4)
+    # The reported log-likelihood is the data's, without the penalty.
+    assert ours.log_likelihood == pytest.approx(
+        bgnbd.log_likelihood(ours.values(), frequency, recency, T).sum()
+    )
+    repeat = (frequency > 0) & (spend > 0)
+    theirs_gg = lifetimes.GammaGammaFitter(penalizer_coef=0.05).fit(
+        frequency[repeat], spend[repeat]
+    )
+    ours_gg = gammagamma.fit(frequency, spend, penalizer=0.05)
+    assert ours_gg.values() == pytest.approx(
+        tuple(theirs_gg.params_[list(gammagamma.NAMES)]), rel=1e-4
+    )
