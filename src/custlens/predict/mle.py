@@ -159,14 +159,14 @@ def maximise(
         else:
             shown = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
             why = result.message if not result.success else "parameters ran off to 0 or infinity"
-            failures.append(f"{why} ({shown})")
+            failures.append(f"{str(why).strip(' :').lower()} at {shown}")
     if best is None:
         raise ModelFitError(
             f"the {LABELS.get(model, model)} fit did not converge from any of {len(starts)} "
-            f"starts on {customers:,} customers: {'; '.join(dict.fromkeys(failures))}. "
-            "Too few repeat purchases, or customers who never seem to leave, leave the "
-            "parameters without a finite maximum; a small analytics.clv.penalizer "
-            "(lifetimes' penalizer_coef, say 0.001) keeps them finite."
+            f"starts on {customers:,} customers (the last: {failures[-1]}). Too few repeat "
+            "purchases, or customers who never seem to leave, leave the parameters without "
+            "a finite maximum; a small analytics.clv.penalizer (lifetimes' penalizer_coef, "
+            "say 0.001) keeps them finite."
         )
     values = np.exp(best.x)
     scaled = values * scale
