@@ -81,6 +81,10 @@ def test_clv_errors_are_one_line(cdnow_folder: Path, tmp_path: Path) -> None:
         app, ["-w", str(cdnow_folder), "clv", "--as-of", "1997-09", "--holdout-from", "1998-01-01"]
     )
     assert "is after the as-of date 1997-09-30" in assert_user_error(late)
+    nothing = tmp_path / "nothing"
+    assert runner.invoke(app, ["init", str(nothing)]).exit_code == 0
+    out = assert_user_error(runner.invoke(app, ["-w", str(nothing), "clv"]))
+    assert "clv_predictions was not computed: it needs src_transactions" in out
     empty = tmp_path / "empty"
     assert runner.invoke(app, ["init", str(empty)]).exit_code == 0
     with Workspace(empty) as ws:

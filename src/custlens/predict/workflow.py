@@ -44,10 +44,13 @@ def fit_and_write(
 
     Raises:
         ModelFitError: a model could not be fitted; nothing was written.
+        NotFoundError: no transactions are loaded.
     """
     ws.config = with_settings(ws.config, **overrides)
     result = ws.run(as_of=as_of, only=[FACT])
-    return result, result.notes.get(FACT, {})
+    if FACT in result.skipped:
+        raise NotFoundError(f"clv_predictions was not computed: it {result.skipped[FACT]}")
+    return result, result.notes[FACT]
 
 
 def check_holdout(holdout_from: date, as_of: date) -> None:
