@@ -108,6 +108,15 @@ def test_pareto_gives_back_the_parameters_it_was_simulated_with():
     assert fitted.values()[2:] == pytest.approx(truth[2:], rel=0.25)
 
 
+def test_pareto_on_a_sample_first_reaches_the_same_maximum():
+    # The starts compared on 2,000 of the distinct rows, then one refinement on all of them.
+    data = simulate.pareto(8_000, 0.6, 8.0, 0.8, 12.0, seed=6)
+    direct = paretonbd.fit(*data)
+    sampled = paretonbd.fit(*data, sample_rows=2_000)
+    assert sampled.values() == pytest.approx(direct.values(), rel=1e-3)
+    assert sampled.log_likelihood == pytest.approx(direct.log_likelihood, abs=1e-3)
+
+
 def test_gamma_gamma_gives_back_the_parameters_it_was_simulated_with():
     truth = (6.0, 4.0, 15.0)
     fitted = gammagamma.fit(*simulate.gamma_gamma(100_000, *truth, seed=3))
