@@ -158,7 +158,12 @@ def maximise(
                 break
         else:
             shown = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, params, strict=True))
-            why = result.message if not result.success else "parameters ran off to 0 or infinity"
+            if not result.success:
+                why = result.message
+            elif not np.isfinite(result.fun):
+                why = "the likelihood is not finite"
+            else:
+                why = "parameters ran off to 0 or infinity"
             failures.append(f"{str(why).strip(' :').lower()} at {shown}")
     if best is None:
         raise ModelFitError(

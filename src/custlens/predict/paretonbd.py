@@ -33,7 +33,10 @@ def _log_a0(params: tuple[float, ...], x: Array, t_x: Array, T: Array) -> Array:
     p2 = hyp2f1(rsx, t, rsx + 1.0, gap / q2)
     terms = np.stack([np.log(p1) + rsx * np.log(q2), np.log(p2) + rsx * np.log(q1)])
     signs = np.stack([np.ones_like(rsx), -np.ones_like(rsx)])
-    return np.asarray(logsumexp(terms, axis=0, b=signs) - rsx * np.log(q1 * q2))
+    out = logsumexp(terms, axis=0, b=signs) - rsx * np.log(q1 * q2)
+    # A customer who bought at the very end (t_x = T) had no time to leave unseen: the
+    # term is exactly 0, where ₂F₁ of a large x may overflow into inf − inf.
+    return np.asarray(np.where(np.broadcast_to(t_x, out.shape) == T, -np.inf, out))
 
 
 def log_likelihood(params: tuple[float, ...], x: Array, t_x: Array, T: Array) -> Array:
