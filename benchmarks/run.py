@@ -46,6 +46,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_trend.py": ["--line-items", "61000"],
     "bench_report.py": ["--customers", "5000", "--repeat", "1"],
     "bench_query.py": ["--customers", "5000", "--queries", "50"],
+    "bench_clv.py": ["--customers", "20000"],
 }
 """Small sizes of the other benchmarks for ``--quick``; one missing here is skipped then."""
 OTHER_TIMEOUT_SECONDS = 1800

@@ -666,6 +666,136 @@ def list_customers(
     )
 
 
+class ClvModel(StrEnum):
+    bgnbd = "bgnbd"
+    pareto = "pareto"
+
+
+class ClvUnit(StrEnum):
+    days = "days"
+    weeks = "weeks"
+
+
+class ClvFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def clv(
+    model: Annotated[
+        ClvModel | None, typer.Option(help="Purchase model (default: analytics.clv.model).")
+    ] = None,
+    unit: Annotated[
+        ClvUnit | None, typer.Option(help="Time unit of recency and T (default: weeks).")
+    ] = None,
+    horizon_months: Annotated[
+        int | None, typer.Option("--horizon-months", min=1, help="Months of future value.")
+    ] = None,
+    discount: Annotated[
+        float | None, typer.Option(min=0, max=0.99, help="Monthly discount rate.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Compute to the end of this month, YYYY-MM.")
+    ] = None,
+    holdout_from: Annotated[
+        str | None,
+        typer.Option(
+            "--holdout-from",
+            help="YYYY-MM-DD: also fit on the purchases before this day and compare the "
+            "predicted purchases from it to the as-of date with the actual ones.",
+        ),
+    ] = None,
+    format: Annotated[
+        ClvFormat, typer.Option("--format", help="table for a person; json for a program.")
+    ] = ClvFormat.table,
+) -> None:
+    """Fit BG/NBD (or Pareto/NBD) and Gamma-Gamma, print the parameters, write clv_predictions."""
+    import json
+    import sys
+
+    from custlens.errors import ConfigError
+    from custlens.predict.workflow import backtest, check_holdout, fit_and_write
+
+    start = None
+    if holdout_from is not None:
+        try:
+            start = date.fromisoformat(holdout_from)
+        except ValueError:
+            raise ConfigError(
+                f"--holdout-from: expected a day as YYYY-MM-DD, got {holdout_from!r}"
+            ) from None
+    if start is not None and as_of is not None:
+        from custlens.pipeline import month_end
+
+        check_holdout(start, month_end(_month(as_of) or date.today()))
+    with _open() as ws:
+        with console.status("Fitting the customer-value models…"):
+            result, notes = fit_and_write(
+                ws,
+                _month(as_of),
+                model=model.value if model else None,
+                unit=unit.value if unit else None,
+                horizon_months=horizon_months,
+                discount=discount,
+            )
+        holdout = None
+        if start is not None:
+            with console.status("Backtesting on the holdout…"):
+                from custlens.pipeline import month_end
+
+                holdout = backtest(ws, start, month_end(result.as_of) if result.as_of else None)
+    if format == ClvFormat.json:
+        out: dict[str, Any] = {"run_id": result.run_id, **notes}
+        if holdout is not None:
+            out["holdout"] = holdout.to_dicts()
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    console.print(clv_parameter_table(notes))
+    console.print(
+        f"Wrote clv_predictions: {result.written.get('clv_predictions', 0):,} customers · "
+        f"{notes['horizon_months']} months at {notes['discount']:.2%} a month · "
+        f"run {result.run_id}"
+    )
+    if holdout is not None:
+        title = f"Holdout from {start}: predicted vs actual purchases"
+        console.print(holdout_table(holdout, title))
+
+
+def holdout_table(frame: Any, title: str) -> Table:
+    """Predicted vs actual holdout purchases per calibration-frequency bucket."""
+    table = Table(title=title)
+    table.add_column("repeat purchases (calibration)")
+    for name in ("customers", "predicted / customer", "actual / customer", "predicted", "actual"):
+        table.add_column(name, justify="right")
+    for row in frame.iter_rows(named=True):
+        table.add_row(
+            row["calibration_frequency"],
+            f"{row['customers']:,}",
+            f"{row['predicted_per_customer']:.3f}",
+            f"{row['actual_per_customer']:.3f}",
+            f"{row['predicted']:,.1f}",
+            f"{row['actual']:,.0f}",
+        )
+    return table
+
+
+def clv_parameter_table(notes: dict[str, Any]) -> Table:
+    """The fitted parameters and log-likelihood of both models, formatted for a person."""
+    names = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
+    table = Table(
+        "model", "parameter", "value", title=f"Fitted models (time unit: {notes['unit']})"
+    )
+    for key in ("purchases", "spend"):
+        fit = notes[key]
+        label = names.get(fit["model"], fit["model"])
+        for name, value in fit["params"].items():
+            table.add_row(label, name, f"{value:,.4f}")
+        table.add_row(label, "log-likelihood", f"{fit['log_likelihood']:,.2f}")
+        table.add_row(label, "customers", f"{fit['customers']:,}", end_section=True)
+    return table
+
+
 def main() -> None:
     """Entry point of the ``custlens`` command."""
     app()

@@ -215,6 +215,24 @@ class Handoff(_Strict):
     """… and latest NPS answer at or above this."""
 
 
+class Clv(_Strict):
+    """Predictive customer value (``clv_predictions``): BG/NBD or Pareto/NBD with Gamma-Gamma."""
+
+    model: Literal["bgnbd", "pareto"] = "bgnbd"
+    unit: Literal["days", "weeks"] = "weeks"
+    """Unit of recency and T (weeks = days / 7)."""
+    period: Literal["day", "week"] = "day"
+    """What counts as one purchase: a calendar day or a calendar week (Monday to Sunday)."""
+    horizon_months: int = Field(default=12, ge=1, le=600)
+    discount: float = Field(default=0.01, ge=0, lt=1)
+    """Monthly discount rate of the lifetime value."""
+    starts: int = Field(default=4, ge=1, le=50)
+    """Starting points of each maximum-likelihood fit."""
+    penalizer: float = Field(default=0.0, ge=0)
+    """lifetimes' ``penalizer_coef``: an L2 penalty on the parameters that keeps a fit
+    finite when the data pin a parameter at a boundary (customers who never leave)."""
+
+
 class Analytics(_Strict):
     """Thresholds of the customer-analytics facts (DESIGN.md §4)."""
 
@@ -227,6 +245,7 @@ class Analytics(_Strict):
     identity: Identity = Field(default_factory=Identity)
     health: Health = Field(default_factory=Health)
     handoff: Handoff = Field(default_factory=Handoff)
+    clv: Clv = Field(default_factory=Clv)
 
 
 class Server(_Strict):
@@ -356,6 +375,8 @@ cac_source: auto
 #               trend_points: {increasing: 100, stable: 60, declining: 20}}
 #     bands: {excellent: 80, good: 60, at_risk: 40}
 #   handoff: {at_risk_below: 40, expansion_health: 80, expansion_nps: 8}
+#   clv: {model: bgnbd, unit: weeks, period: day, horizon_months: 12, discount: 0.01,
+#         starts: 4, penalizer: 0}
 
 # The query API (custlens serve): limits, roles and API keys. With no api_keys the
 # API answers every caller as an unprivileged role (PII hashed).

@@ -8,6 +8,7 @@ server can tell a user's mistake from a bug::
     ├── ContractError(ValueError)     a source does not meet the data contract
     ├── WarehouseError(RuntimeError)  the warehouse cannot be reached or written
     ├── PipelineError(RuntimeError)   a fact failed while a run was in progress
+    │   └── ModelFitError             a customer-value model could not be fitted
     ├── NotFoundError(LookupError)    a table, fact or customer that does not exist
     ├── QueryError(ValueError)        a semantic query names a bad member, operator or value
     │   └── QueryTimeout              the query ran past the configured limit
@@ -70,6 +71,16 @@ class PipelineError(CustlensError, RuntimeError):
     """A fact failed during a run; the previous facts are still in place."""
 
     status = 500
+
+
+class ModelFitError(PipelineError):
+    """A predictive model (BG/NBD, Pareto/NBD, Gamma-Gamma) could not be fitted.
+
+    The message says why: too few customers with repeat purchases, or the
+    optimiser's reason and where it stopped.
+    """
+
+    status = 422
 
 
 class NotFoundError(CustlensError, LookupError):

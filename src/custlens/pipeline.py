@@ -4,6 +4,12 @@ A run computes every fact whose inputs are present into staging tables, then
 publishes all of them, together with its record in ``_custlens_runs``, in one
 swap. A failure before the swap leaves the previous facts in place and records
 the failed run. Each fact row carries the ``_run_id`` of the run that wrote it.
+
+A fact that fits a model (``clv_predictions``) reads its per-customer input
+through ``FactContext.materialise`` and reports the fitted parameters in
+``FactContext.notes``; the run record keeps them as JSON in its ``notes``
+column, by fact. When the data cannot support the model (``ModelFitError``),
+the fact is skipped with the reason, unless the run named it in ``only``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import polars as pl
 
 import custlens
 from custlens.config import Config
-from custlens.errors import CustlensError, NotFoundError, PipelineError
+from custlens.errors import CustlensError, ModelFitError, NotFoundError, PipelineError
 from custlens.facts import REGISTRY, Fact, FactContext, ordered
 from custlens.facts.month import index_of, month_index
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
@@ -46,6 +52,8 @@ class RunResult:
     as_of: date | None
     written: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, dict[str, object]] = field(default_factory=dict)
+    """What facts reported about themselves (fitted model parameters), by fact."""
     status: str = "succeeded"
     seconds: float = 0.0
 
@@ -139,9 +147,20 @@ def run(
                 continue
             notify(f.name, "start")
             assert month is not None
-            ctx = FactContext(tables, month_end(month), config)
-            expr = f.build(ctx).mutate(**{RUN_ID_COLUMN: ibis.literal(run_id)})
+            ctx = FactContext(tables, month_end(month), config, collect=warehouse.to_polars)
+            try:
+                expr = f.build(ctx).mutate(**{RUN_ID_COLUMN: ibis.literal(run_id)})
+            except ModelFitError as exc:
+                # Too little data for a model is a gap in the data, like a missing
+                # input: skip it, unless the run was asked for this fact by name.
+                if only is not None and f.name in set(only):
+                    raise
+                result.skipped[f.name] = f"model not fitted: {exc}"
+                notify(f.name, "skipped")
+                continue
             tables[f.name] = warehouse.stage(f.name, expr)
+            if ctx.notes:
+                result.notes[f.name] = ctx.notes
             staged.append(f.name)
             result.written[f.name] = int(warehouse.scalar(tables[f.name].count()))
             notify(f.name, "done")
@@ -222,6 +241,7 @@ def _record(
             "skipped": [json.dumps(result.skipped, sort_keys=True)],
             "error": [error],
             "version": [custlens.__version__],
+            "notes": [json.dumps(result.notes, sort_keys=True)],
         },
         schema={
             "run_id": pl.String,
@@ -234,6 +254,7 @@ def _record(
             "skipped": pl.String,
             "error": pl.String,
             "version": pl.String,
+            "notes": pl.String,
         },
     )
 
@@ -241,5 +262,9 @@ def _record(
 def _with_history(warehouse: Warehouse, record: pl.DataFrame) -> pl.DataFrame:
     if not warehouse.has(RUNS_TABLE):
         return record
-    history = warehouse.to_polars(warehouse.table(RUNS_TABLE)).cast(record.schema)  # type: ignore[arg-type]
+    history = warehouse.to_polars(warehouse.table(RUNS_TABLE))
+    # Runs recorded before a column existed get it empty.
+    missing = [name for name in record.columns if name not in history.columns]
+    history = history.with_columns(pl.lit(None).alias(name) for name in missing)
+    history = history.select(record.columns).cast(record.schema)  # type: ignore[arg-type]
     return pl.concat([history, record])

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from custlens.config import Config
 from custlens.errors import NotFoundError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+    import polars as pl
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,18 @@ class FactContext:
     as_of: date
     """The last day of the as-of month; nothing dated after it counts."""
     config: Config = field(default_factory=Config)
+    collect: Callable[[ir.Table], pl.DataFrame] | None = None
+    """Executes a small table on the warehouse (set by the pipeline). Only for a fact
+    that fits a model in NumPy on a per-customer table aggregated in the engine
+    (DESIGN.md §1); every other fact stays a pure expression."""
+    notes: dict[str, Any] = field(default_factory=dict)
+    """What a fact reports about itself (fitted parameters); the run record keeps it."""
+
+    def materialise(self, table: ir.Table) -> pl.DataFrame:
+        """The rows of ``table``, through the pipeline's :attr:`collect` when it is set."""
+        if self.collect is not None:
+            return self.collect(table)
+        return table.to_polars()
 
     def has(self, name: str) -> bool:
         return name in self.tables

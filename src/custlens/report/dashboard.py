@@ -112,6 +112,8 @@ def build_report(ws: Workspace, *, title: str | None = None) -> str:
     Returns:
         The HTML text: self-contained, no network request when opened.
     """
+    from custlens.report.predicted_value import predicted_value_sections
+
     present = set(ws.tables())
 
     def fact(name: str) -> pl.DataFrame | None:
@@ -133,6 +135,7 @@ def build_report(ws: Workspace, *, title: str | None = None) -> str:
         _journey(fact("journey_funnel")),
         _at_risk(ws, "churn-risk"),
         _at_risk(ws, "trend"),
+        predicted_value_sections(ws, fact("clv_predictions")),
         "</main>",
         _footer(),
     ]
