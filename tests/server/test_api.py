@@ -245,3 +245,31 @@ def test_the_profile_hashes_pii_and_keeps_to_the_role(url: str) -> None:
     assert Client(url, api_key="key-admin").customer("C3")["overview"]["region"] == "NA"
     with pytest.raises(NotFoundError):
         Client(url, api_key="key-admin").customer("nobody")
+
+
+def test_predicted_value_by_segment_through_the_clv_cube(tmp_path: Path) -> None:
+    # A clv_predictions table written by hand: C1, C2 (EMEA) 100 + 50, C3 (NA) 30.
+    folder = _load(tmp_path / "ws")
+    with Workspace(folder) as ws:
+        ws.warehouse.write_tables(
+            {
+                "clv_predictions": pl.DataFrame(
+                    {
+                        "customer_id": ["C1", "C2", "C3"],
+                        "p_alive": [0.9, 0.4, 0.8],
+                        "clv": [100.0, 50.0, 30.0],
+                        "expected_purchases": [2.0, 1.0, 0.5],
+                        "frequency": [3, 1, 0],
+                    }
+                )
+            }
+        )
+        rows = ws.query(
+            ["clv.predicted_value", "clv.likely_alive", "clv.avg_p_alive"], ["customers.region"]
+        ).data
+    assert rows == [
+        {"customers.region": "EMEA", "clv.predicted_value": 150.0, "clv.likely_alive": 1,
+         "clv.avg_p_alive": pytest.approx(0.65)},
+        {"customers.region": "NA", "clv.predicted_value": 30.0, "clv.likely_alive": 1,
+         "clv.avg_p_alive": pytest.approx(0.8)},
+    ]  # fmt: skip
