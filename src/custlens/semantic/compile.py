@@ -658,11 +658,21 @@ class _Planner:
             f"k{i}": _bucket(table[k.column], k.granularity) if k.granularity else table[k.column]
             for i, k in enumerate(keys)
         }
-        if semi is not None:
+        stamp_dim = cube.dimension(semi) if semi is not None else None
+        same = time_key is not None and time_key.cube == cube_name and time_key.dim.name == semi
+        # At the stamp's own grain a period holds one stamp: the last-value step
+        # would keep every row, so it is skipped (it is the costliest step of a query).
+        at_grain = (
+            same
+            and stamp_dim is not None
+            and stamp_dim.grain is not None
+            and time_key is not None
+            and time_key.granularity == stamp_dim.grain
+        )
+        if semi is not None and not at_grain:
             # A balance: keep the rows of the last stamp of each queried period (or of
             # the whole filtered range), never a sum over the months of a quarter.
             stamp = table[_col(cube_name, "d", semi)]
-            same = time_key is not None and time_key.cube == cube_name and time_key.dim.name == semi
             period = [groups[f"k{keys.index(time_key)}"]] if same and time_key is not None else []
             # The window goes in a column first: a filter on a window function compiles
             # to QUALIFY, which Ibis's Spark compiler gets wrong.

@@ -133,6 +133,10 @@ class Dimension(_Strict):
     title: str | None = None
     primary_key: bool = False
     granularities: tuple[Granularity, ...] = GRANULARITIES
+    grain: Granularity | None = None
+    """The grain the values already have (``month``: every value is a month's first day).
+    A balance queried at its grain needs no last-value step. A promise about the data:
+    declare it only when it holds."""
     format: Format | None = None
     meta: Meta = Field(default_factory=Meta)
 
