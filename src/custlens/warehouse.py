@@ -48,6 +48,7 @@ class Warehouse:
         self.url = url
         self._location = location
         self._database: str | None = None
+        self._opened: dict[str, ir.Table] = {}
 
     # -- connecting -------------------------------------------------------
 
@@ -134,11 +135,15 @@ class Warehouse:
         Raises:
             NotFoundError: there is no such table.
         """
-        # Opening the table first and listing only on failure saves a catalog listing
-        # on every read (a profile reads a dozen tables).
+        # Opened tables are kept (opening one asks the engine for its schema; a profile
+        # reads a dozen) until this connection writes. Opening first and listing only on
+        # failure saves a catalog listing on every read.
+        if name in self._opened:
+            return self._opened[name]
         if not name.startswith(STAGE_PREFIX):
             try:
-                return self._raw_table(name)
+                table = self._opened[name] = self._raw_table(name)
+                return table
             except Exception:
                 if self.has(name):
                     raise
@@ -187,6 +192,7 @@ class Warehouse:
 
         The live table ``name`` is untouched until :meth:`publish`.
         """
+        self._opened.clear()  # a write may replace a table or change its schema
         staged = STAGE_PREFIX + name
         if isinstance(obj, pl.DataFrame) and self.kind != "duckdb":
             obj = obj.to_arrow()
@@ -206,6 +212,7 @@ class Warehouse:
 
     def publish(self, names: Iterable[str]) -> None:
         """Replace each live table by its staging table, all at once where the backend allows."""
+        self._opened.clear()  # a write may replace a table or change its schema
         names = list(names)
         if not names:
             return
@@ -234,6 +241,7 @@ class Warehouse:
 
     def discard(self, names: Iterable[str]) -> None:
         """Drop staging tables left by an interrupted write."""
+        self._opened.clear()  # a write may replace a table or change its schema
         for name in names:
             staged = STAGE_PREFIX + name
             if self.kind == "pyspark":
@@ -248,6 +256,7 @@ class Warehouse:
         Args:
             tables: name → Ibis table, Polars frame or Arrow table.
         """
+        self._opened.clear()  # a write may replace a table or change its schema
         staged: list[str] = []
         try:
             for name, obj in tables.items():
