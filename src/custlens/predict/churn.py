@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     import polars as pl
     from sklearn.pipeline import Pipeline
 
+    from custlens.pipeline import RunResult
+    from custlens.workspace import Workspace
+
 FEATURES = (
     "days_since_last_login",
     "logins_30d",
@@ -66,6 +69,8 @@ MIN_ROWS = 10
 """Fewer training rows than this is too little history for a model."""
 
 DECILES = 10
+
+FACT = "churn_propensity"
 
 
 def month_end_of(index: int) -> date:
@@ -299,3 +304,33 @@ def backtest(
     y = test["churned"].cast(int).to_numpy()
     auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
     return Backtest(train_dates, test_dates, train.height, test.height, auc, calibration_table(p, y))
+
+
+def fit_and_write(
+    ws: Workspace, as_of: date | None = None, horizon_months: int | None = None
+) -> tuple[RunResult, dict[str, Any]]:
+    """Run ``churn_propensity`` (with this horizon); return the run and what the fit reported.
+
+    Raises:
+        ConfigError: a horizon out of range.
+        ModelFitError: too little history or one class only; nothing was written.
+        NotFoundError: the fact's inputs are not loaded.
+    """
+    from pydantic import ValidationError
+
+    from custlens.config import ChurnModel as Settings
+    from custlens.errors import ConfigError, NotFoundError
+
+    if horizon_months is not None:
+        current = ws.config.analytics.churn_model.model_dump()
+        try:
+            settings = Settings.model_validate({**current, "horizon_months": horizon_months})
+        except ValidationError as exc:
+            problems = "; ".join(e["msg"] for e in exc.errors())
+            raise ConfigError(f"--horizon-months: {problems}") from None
+        analytics = ws.config.analytics.model_copy(update={"churn_model": settings})
+        ws.config = ws.config.model_copy(update={"analytics": analytics})
+    result = ws.run(as_of=as_of, only=[FACT])
+    if FACT in result.skipped:
+        raise NotFoundError(f"{FACT} was not computed: it {result.skipped[FACT]}")
+    return result, result.notes[FACT]
