@@ -813,9 +813,7 @@ def churn_model(
     ] = None,
     backtest: Annotated[
         bool,
-        typer.Option(
-            "--backtest", help="Also print the out-of-time calibration table by decile."
-        ),
+        typer.Option("--backtest", help="Also print the out-of-time calibration table by decile."),
     ] = False,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="Compute to the end of this month, YYYY-MM.")

@@ -208,6 +208,9 @@ def test_the_fact_ranks_at_risk_customers_first(make_workspace) -> None:
     assert set(fact["trained_through"]) == {date(2024, 9, 30)}
     p = dict(zip(fact["customer_id"], fact["churn_probability"], strict=True))
     assert min(p[c] for c in AT_RISK) > 0.5 > max(p[c] for c in LOYAL)
+    # The profile shows it (rounded to 3 places); null for a customer not paying now.
+    assert ws.profile("c13")["overview"]["churn_probability"] == round(p["c13"], 3)
+    assert ws.profile("c01")["overview"]["churn_probability"] is None
     notes = result.notes["churn_propensity"]
     assert notes["training_dates"] == ["2023-10-31", "2024-09-30"]
     assert "days_since_last_login" in notes["features"]

@@ -303,7 +303,9 @@ def backtest(
     p = fitted.predict(test)
     y = test["churned"].cast(int).to_numpy()
     auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else None
-    return Backtest(train_dates, test_dates, train.height, test.height, auc, calibration_table(p, y))
+    return Backtest(
+        train_dates, test_dates, train.height, test.height, auc, calibration_table(p, y)
+    )
 
 
 def fit_and_write(
