@@ -14,6 +14,8 @@ as_of is t, so it reads only data dated on or before t) and joined to the
 customers paying at t (MRR > 0 in t's month, from ``customer_mrr``). The
 label ``churned`` is 1 when the customer's MRR is 0 in some month in
 (t, t + h] — data after t + h is never read, data after t only for the label.
+Which source ids make one customer (``customer_identity``) is taken from
+the current run: it maps records, it does not measure behaviour.
 
 Model. Numeric features (:data:`FEATURES`, with the MRR at t) → median
 imputation with missing-value indicators → standard scaling → logistic
