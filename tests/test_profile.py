@@ -100,6 +100,7 @@ EXPECTED = {
             "engagement": 60.0,
             "nps": 60.0,
         },
+        "churn_probability": None,  # churn_propensity is not run here
     },
     "financial": {
         "revenue_basis": "mrr",

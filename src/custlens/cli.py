@@ -565,6 +565,11 @@ def profile_card(card: dict[str, Any]) -> Any:
             ("Region", ov["region"] or "—"),
             ("Health Score", health),
             ("Lifecycle", ov["lifecycle_stage"] or "—"),
+            *(
+                [("Churn Probability", percent(ov["churn_probability"], 1))]
+                if ov.get("churn_probability") is not None
+                else []
+            ),
         ],
     )
     change = fin["change_12_months"]
@@ -793,6 +798,93 @@ def clv_parameter_table(notes: dict[str, Any]) -> Table:
             table.add_row(label, name, f"{value:,.4f}")
         table.add_row(label, "log-likelihood", f"{fit['log_likelihood']:,.2f}")
         table.add_row(label, "customers", f"{fit['customers']:,}", end_section=True)
+    return table
+
+
+@app.command("churn-model")
+def churn_model(
+    horizon_months: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon-months",
+            min=1,
+            help="Churned: MRR 0 within this many months (default: analytics.churn_model).",
+        ),
+    ] = None,
+    backtest: Annotated[
+        bool,
+        typer.Option("--backtest", help="Also print the out-of-time calibration table by decile."),
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Compute to the end of this month, YYYY-MM.")
+    ] = None,
+    format: Annotated[
+        ClvFormat, typer.Option("--format", help="table for a person; json for a program.")
+    ] = ClvFormat.table,
+) -> None:
+    """Train the churn-propensity model on past churn_features, write churn_propensity."""
+    import json
+    import sys
+
+    from custlens.predict.churn import fit_and_write
+
+    with _open() as ws:
+        with console.status("Training the churn model on past months…"):
+            result, notes = fit_and_write(ws, _month(as_of), horizon_months)
+    if format == ClvFormat.json:
+        out = {"run_id": result.run_id, **notes}
+        if not backtest and "calibration" in notes["backtest"]:
+            out["backtest"] = {k: v for k, v in notes["backtest"].items() if k != "calibration"}
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    console.print(churn_coefficient_table(notes))
+    test = notes["backtest"]
+    if "skipped" in test:
+        console.print(f"Backtest skipped: {escape(test['skipped'])}")
+    else:
+        auc = "—" if test["auc"] is None else f"{test['auc']:.3f}"
+        console.print(
+            f"Backtest: ROC AUC {auc} on {test['test_rows']:,} customer-months "
+            f"({test['test_dates'][0]} … {test['test_dates'][-1]}), trained on "
+            f"{test['train_rows']:,} ({test['train_dates'][0]} … {test['train_dates'][-1]})"
+        )
+        if backtest:
+            console.print(calibration_table(test["calibration"]))
+    console.print(
+        f"Wrote churn_propensity: {result.written.get('churn_propensity', 0):,} paying customers · "
+        f"churn within {notes['horizon_months']} months · run {result.run_id}"
+    )
+
+
+def churn_coefficient_table(notes: dict[str, Any]) -> Table:
+    """The model's coefficients on standardised features, and what it was trained on."""
+    first, last = notes["training_dates"]
+    table = Table(
+        "feature",
+        "coefficient",
+        title=(
+            f"Churn model ({notes['model']}): {notes['training_rows']:,} customer-months "
+            f"{first} … {last}, churn rate {notes['churn_rate']:.1%}"
+        ),
+    )
+    for name, value in notes["coefficients"].items():
+        table.add_row(name, f"{value:,.4f}")
+    return table
+
+
+def calibration_table(rows: list[dict[str, Any]]) -> Table:
+    """Backtest calibration: mean predicted vs observed churn rate per decile of prediction."""
+    table = Table(title="Calibration by decile of predicted churn probability")
+    for name in ("decile", "customers", "mean predicted", "observed rate", "churned"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(
+            str(row["decile"]),
+            f"{row['customers']:,}",
+            f"{row['mean_predicted']:.1%}",
+            f"{row['observed_rate']:.1%}",
+            f"{row['churned']:,}",
+        )
     return table
 
 

@@ -233,6 +233,19 @@ class Clv(_Strict):
     finite when the data pin a parameter at a boundary (customers who never leave)."""
 
 
+class ChurnModel(_Strict):
+    """Churn propensity (``churn_propensity``): a model on point-in-time ``churn_features``."""
+
+    model: Literal["logistic"] = "logistic"
+    """scikit-learn logistic regression on standard-scaled features."""
+    horizon_months: int = Field(default=3, ge=1, le=24)
+    """Churned: MRR 0 in some month within this many months after a training date."""
+    training_months: int = Field(default=12, ge=2, le=120)
+    """Training dates: this many month ends, the latest ``horizon_months`` before the as-of."""
+    test_months: int = Field(default=3, ge=1, le=60)
+    """Backtest: the latest training dates held out for testing."""
+
+
 class Analytics(_Strict):
     """Thresholds of the customer-analytics facts (DESIGN.md §4)."""
 
@@ -246,6 +259,7 @@ class Analytics(_Strict):
     health: Health = Field(default_factory=Health)
     handoff: Handoff = Field(default_factory=Handoff)
     clv: Clv = Field(default_factory=Clv)
+    churn_model: ChurnModel = Field(default_factory=ChurnModel)
 
 
 class Server(_Strict):
@@ -377,6 +391,7 @@ cac_source: auto
 #   handoff: {at_risk_below: 40, expansion_health: 80, expansion_nps: 8}
 #   clv: {model: bgnbd, unit: weeks, period: day, horizon_months: 12, discount: 0.01,
 #         starts: 4, penalizer: 0}
+#   churn_model: {model: logistic, horizon_months: 3, training_months: 12, test_months: 3}
 
 # The query API (custlens serve): limits, roles and API keys. With no api_keys the
 # API answers every caller as an unprivileged role (PII hashed).

@@ -11,7 +11,8 @@ times as ISO strings)::
     {"customer_id", "as_of",
      "overview":   {name, source_ids [{id, system}], customer_since, segment,
                     industry, region, plan, acquisition_channel, email, phone,
-                    domain, health_score, band, lifecycle_stage, components},
+                    domain, health_score, band, lifecycle_stage, components,
+                    churn_probability},
      "financial":  {revenue_basis, lifetime_revenue, current_mrr, current_arr,
                     last_12_months, previous_12_months, change_12_months,
                     payment_status, failed_payments_90d},
@@ -113,6 +114,7 @@ def profile(ws: Workspace, customer_id: str, events: int = RECENT_EVENTS) -> dic
     if dim is None:
         raise NotFoundError(f"no customer {customer_id!r}")
     health = reader.one("health_scores", "customer_id", [resolved]) or {}
+    propensity = reader.one("churn_propensity", "customer_id", [resolved]) or {}
     features = reader.one("churn_features", "customer_id", [resolved]) or {}
     mrr = reader.rows("customer_mrr", ids)
     value = reader.rows("customer_value", ids)
@@ -128,6 +130,9 @@ def profile(ws: Workspace, customer_id: str, events: int = RECENT_EVENTS) -> dic
         "band": health.get("band"),
         "lifecycle_stage": health.get("lifecycle_stage"),
         "components": {k.removesuffix("_score"): _round(health.get(k)) for k in COMPONENT_COLUMNS},
+        # The model's probability of churn within its horizon; null when the fact
+        # was not computed or the customer was not paying at the as-of date.
+        "churn_probability": _round(propensity.get("churn_probability"), 3),
     }
     last_activity = reader.latest("src_usage_events", "occurred_at", ids)
     nps = features.get("latest_nps")

@@ -9,6 +9,8 @@ that small table (DESIGN.md §1).
 - :mod:`custlens.predict.gammagamma`: Gamma-Gamma spend (Fader & Hardie).
 - :mod:`custlens.predict.clv`: fit both, predict p_alive, purchases, value and CLV.
 - :mod:`custlens.predict.mle`: the shared maximum-likelihood machinery.
+- :mod:`custlens.predict.churn`: churn propensity, a scikit-learn model on
+  point-in-time ``churn_features`` (the ``churn_propensity`` fact).
 """
 
 from __future__ import annotations
