@@ -168,11 +168,10 @@ def latest_as_of(ws: Workspace) -> date:
     Raises:
         NotFoundError: nothing has been run yet.
     """
-    runs = ws.runs()
-    done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
-    if not done.height or done["as_of"][0] is None:
+    as_of = ws.last_run_as_of()
+    if as_of is None:
         raise NotFoundError("no successful run yet: run `custlens run` first")
-    return done["as_of"][0]  # type: ignore[no-any-return]
+    return as_of
 
 
 class _Reader:

@@ -43,7 +43,6 @@ class Workspace:
         self._warehouse: Warehouse | None = None
         self._model: SemanticModel | None = None
         self._compiler: Compiler | None = None
-        self._runs_table: Any = None  # the run log as an Ibis table, once it exists
 
     @classmethod
     def init(cls, path: str | Path, *, warehouse: str | None = None) -> Workspace:
@@ -71,7 +70,6 @@ class Workspace:
         if self._warehouse is not None:
             self._warehouse.close()
             self._warehouse = None
-            self._runs_table = None
 
     def __enter__(self) -> Workspace:
         return self
@@ -141,12 +139,11 @@ class Workspace:
         Raises:
             NotFoundError: nothing has been run yet.
         """
-        runs = self.runs()
-        done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
-        if not done.height or done["as_of"][0] is None:
+        as_of = self.last_run_as_of()
+        if as_of is None:
             raise NotFoundError("no successful run yet: run `custlens run` first")
         tables = {name: self.warehouse.table(name) for name in self.tables()}
-        return FactContext(tables, done["as_of"][0], self.config)
+        return FactContext(tables, as_of, self.config)
 
     # -- semantic layer ---------------------------------------------------
 
@@ -204,25 +201,31 @@ class Workspace:
             spec, as_of=self.as_of(), role=role, max_rows=self.config.server.max_rows
         )
 
+    def last_run_as_of(self) -> date | None:
+        """The as-of date of the latest successful run, or None before the first.
+
+        One small query: asked on every semantic query and every profile.
+        """
+        try:
+            runs = self.warehouse.table(RUNS_TABLE)
+        except NotFoundError:
+            return None
+        latest = self.warehouse.to_polars(
+            runs.filter(runs.status == "succeeded")
+            .order_by(runs.started_at.desc())
+            .limit(1)
+            .select("as_of")
+        )
+        return latest["as_of"][0] if latest.height else None  # type: ignore[no-any-return]
+
     def as_of(self) -> date:
         """The date queries count relative ranges from: the latest run's as-of date,
         else the configured as-of month's end, else today."""
         from custlens.pipeline import month_end
 
-        # Asked on every query: one small query, not the whole run log (runs() lists
-        # the tables three times and reads every row).
-        if self._runs_table is None and self.warehouse.has(RUNS_TABLE):
-            self._runs_table = self.warehouse.table(RUNS_TABLE)
-        if self._runs_table is not None:
-            t = self._runs_table
-            latest = self.warehouse.to_polars(
-                t.filter(t.status == "succeeded")
-                .order_by(t.started_at.desc())
-                .limit(1)
-                .select("as_of")
-            )
-            if latest.height and latest["as_of"][0] is not None:
-                return latest["as_of"][0]  # type: ignore[no-any-return]
+        found = self.last_run_as_of()
+        if found is not None:
+            return found
         configured = self.config.as_of_month()
         return month_end(configured) if configured else date.today()
 
