@@ -97,12 +97,17 @@ def test_summary_by_calendar_week_with_a_holdout(make_workspace):
 
 
 @pytest.mark.parametrize(
-    ("unit", "period", "freq", "multiplier"),
-    [("days", "day", "D", 1), ("weeks", "day", "D", 7), ("weeks", "week", "W", 1)],
+    ("backend", "unit", "period", "freq", "multiplier"),
+    [
+        ("duckdb", "days", "day", "D", 1),
+        ("duckdb", "weeks", "day", "D", 7),
+        ("duckdb", "weeks", "week", "W", 1),
+        # One Spark run is enough for the summary: the engines' parity is tested elsewhere.
+        pytest.param("pyspark", "weeks", "day", "D", 7, marks=pytest.mark.spark),
+    ],
+    indirect=["backend"],
 )
 def test_summary_matches_lifetimes(make_workspace, backend, unit, period, freq, multiplier):
-    if backend != "duckdb" and (unit, period) != ("weeks", "day"):
-        pytest.skip("one Spark run is enough for the summary")
     utils = pytest.importorskip("lifetimes.utils", reason="lifetimes is the reference")
     source = cdnow_transactions().filter(pl.col("created_at") < datetime(1997, 4, 1))
     ws = make_workspace()
@@ -188,9 +193,9 @@ def _agrees_with_lifetimes(frame: pl.DataFrame, params: dict[str, float], months
     assert frame["expected_purchases"].to_list() == pytest.approx(list(expected), rel=1e-9)
 
 
+# The failure path is the pipeline's, not the engine's: DuckDB only.
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)
 def test_a_fit_that_fails_fails_the_run_and_says_why(make_workspace, backend):
-    if backend != "duckdb":
-        pytest.skip("the failure path is the pipeline's, not the engine's")
     # Three customers, one purchase each: nothing to learn a repeat rate from.
     ws = make_workspace()
     ws.warehouse.write_tables(
@@ -212,9 +217,9 @@ def test_a_fit_that_fails_fails_the_run_and_says_why(make_workspace, backend):
     assert "customer_value" in result.written
 
 
+# The run log is written the same way on every backend: DuckDB only.
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)
 def test_a_run_log_from_before_the_notes_column_is_kept(make_workspace, backend):
-    if backend != "duckdb":
-        pytest.skip("the run log is written the same way on every backend")
     ws = make_workspace()
     ws.warehouse.write_tables({"src_transactions": SOURCE})
     old = pl.DataFrame(
