@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, expit, gammaln, hyp2f1, psi
 
-from custlens.errors import ModelFitError
-from custlens.predict.mle import Array, Fit, compress, dot, log_starts, maximise
+from custlens.predict.mle import Array, Fit, dot, log_starts, maximise, repeat_summary
 
 NAMES = ("r", "alpha", "a", "b")
 
@@ -71,15 +70,9 @@ def fit(frequency: Array, recency: Array, T: Array, starts: int = 4, penalizer: 
     Raises:
         ModelFitError: no customer has a repeat purchase, or no start converged.
     """
-    frequency, recency, T = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
-    customers = len(frequency)
-    if customers == 0 or not np.any(frequency > 0):
-        raise ModelFitError(
-            f"the BG/NBD fit needs customers with repeat purchases; {customers:,} customers, "
-            "none with a purchase after their first period"
-        )
-    (x, t_x, age), w = compress(frequency, recency, T)
-    scale = float(np.mean(T)) or 1.0
+    data = repeat_summary("BG/NBD", frequency, recency, T)
+    x, t_x, age, w = data.x, data.t_x, data.age, data.weights
+    customers, scale = data.customers, data.scale
     fitted = maximise(
         "bgnbd",
         NAMES,
@@ -88,7 +81,7 @@ def fit(frequency: Array, recency: Array, T: Array, starts: int = 4, penalizer: 
         customers,
         total_weight=float(w.sum()),
         penalizer=penalizer,
-        penalty_scale=[1.0, 1 / float(np.max(T)), 1.0, 1.0],
+        penalty_scale=[1.0, 1 / float(data.age.max()), 1.0, 1.0],
     )
     return fitted
 

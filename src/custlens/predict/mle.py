@@ -89,6 +89,37 @@ def compress(*columns: Array) -> tuple[list[Array], Array]:
     return unique, np.bincount(at, minlength=len(unique[0])).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class RepeatSummary:
+    """A purchase-count model's input, ready to fit: distinct (x, t_x, T) rows with the
+    number of customers sharing each, the customer count, and the time scale of the
+    starting points (the mean age)."""
+
+    x: Array
+    t_x: Array
+    age: Array
+    weights: Array
+    customers: int
+    scale: float
+
+
+def repeat_summary(model: str, frequency: Array, recency: Array, T: Array) -> RepeatSummary:
+    """The input of a BG/NBD or Pareto/NBD fit.
+
+    Raises:
+        ModelFitError: no customer has a repeat purchase (nothing to learn a rate from).
+    """
+    frequency, recency, T = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
+    customers = len(frequency)
+    if customers == 0 or not np.any(frequency > 0):
+        raise ModelFitError(
+            f"the {model} fit needs customers with repeat purchases; {customers:,} "
+            "customers, none with a purchase after their first period"
+        )
+    (x, t_x, age), w = compress(frequency, recency, T)
+    return RepeatSummary(x, t_x, age, w, customers, float(np.mean(T)) or 1.0)
+
+
 def maximise(
     model: str,
     names: Sequence[str],

@@ -13,8 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, hyp2f1, logsumexp
 
-from custlens.errors import ModelFitError
-from custlens.predict.mle import Array, Fit, compress, dot, log_starts, maximise
+from custlens.predict.mle import Array, Fit, dot, log_starts, maximise, repeat_summary
 
 NAMES = ("r", "alpha", "s", "beta")
 
@@ -97,18 +96,12 @@ def fit(
     Raises:
         ModelFitError: no customer has a repeat purchase, or no start converged.
     """
-    frequency, recency, T = (np.asarray(v, dtype=np.float64) for v in (frequency, recency, T))
-    customers = len(frequency)
-    if customers == 0 or not np.any(frequency > 0):
-        raise ModelFitError(
-            f"the Pareto/NBD fit needs customers with repeat purchases; {customers:,} "
-            "customers, none with a purchase after their first period"
-        )
-    (x, t_x, age), w = compress(frequency, recency, T)
-    scale = float(np.mean(T)) or 1.0
+    data = repeat_summary("Pareto/NBD", frequency, recency, T)
+    x, t_x, age, w = data.x, data.t_x, data.age, data.weights
+    customers, scale = data.customers, data.scale
     options = {
         "penalizer": penalizer,
-        "penalty_scale": [1.0, 1 / float(np.max(T)), 1.0, 1 / float(np.max(T))],
+        "penalty_scale": [1.0, 1 / float(data.age.max()), 1.0, 1 / float(data.age.max())],
     }
     candidates = log_starts([1.0, scale, 1.0, scale], starts)
     if len(x) > sample_rows:
