@@ -2,7 +2,8 @@
 
 A cached plan must give exactly what planning again gives: the same rows, columns and
 SQL; a new run, another as-of date or another role is another plan; a plan that read
-data while planning (a spine's bounds) is never kept.
+data while planning (a spine's bounds) is kept only when the data was facts (a new run
+drops every plan), never when it was a source (a load changes those).
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ MRR_BY_SEGMENT = {
         {"dimension": "subscriptions.month", "granularity": "month", "date_range": "last 6 months"}
     ],
 }
+
+
+MONTHLY_PAYMENTS = {"dimension": "transactions.created_at", "granularity": "month"}
 
 
 def demo(folder: Path) -> Workspace:
@@ -85,16 +89,20 @@ def test_limit_role_and_as_of_are_part_of_the_key(ws: Workspace) -> None:
     assert sum(r["subscriptions.paying_customers"] for r in only_emea.data) < total
 
 
-def test_a_plan_that_read_data_is_not_kept(ws: Workspace) -> None:
+def test_a_plan_that_read_a_source_is_not_kept_one_that_read_facts_is(ws: Workspace) -> None:
     ws.run_query(MRR_BY_SEGMENT)
     kept = plans(ws)
-    # No date range: the spine's first and last month come from the data.
-    spec = {
+    # No date range: the spine's first and last period come from the data.
+    ws.run_query({"metrics": ["transactions.revenue"], "time_dimensions": [MONTHLY_PAYMENTS]})
+    assert plans(ws) == kept
+    quarters = {
         **MRR_BY_SEGMENT,
         "time_dimensions": [{"dimension": "subscriptions.month", "granularity": "quarter"}],
     }
-    ws.run_query(spec)
-    assert plans(ws) == kept
+    first = ws.run_query(quarters)
+    assert plans(ws) == kept + 1
+    assert ws.run_query(quarters).data == first.data
+    assert plans(ws) == kept + 1
 
 
 def test_a_new_run_drops_the_plans_and_moves_as_of(tmp_path: Path) -> None:
@@ -105,3 +113,46 @@ def test_a_new_run_drops_the_plans_and_moves_as_of(tmp_path: Path) -> None:
         after = ws.run_query(MRR_BY_SEGMENT)
     assert max(r["subscriptions.month.month"] for r in after.data) == date(2024, 3, 1)
     assert max(r["subscriptions.month.month"] for r in before.data) == date(2024, 6, 1)
+
+
+def test_metrics_in_another_order_share_the_plan_and_keep_the_order_asked(ws: Workspace) -> None:
+    spec = {**MRR_BY_SEGMENT, "compare": "previous_period"}
+    first = ws.run_query(spec)
+    kept = plans(ws)
+    swapped = ws.run_query({**spec, "metrics": list(reversed(spec["metrics"]))})
+    assert plans(ws) == kept
+    mrr, paying = "subscriptions.mrr", "subscriptions.paying_customers"
+    suffixes = ["", ".previous", ".delta", ".percent_change"]
+    assert [c.name for c in first.columns] == ["customers.segment", "subscriptions.month.month"] + [
+        m + s for m in (mrr, paying) for s in suffixes
+    ]
+    assert [c.name for c in swapped.columns] == [
+        "customers.segment",
+        "subscriptions.month.month",
+    ] + [m + s for m in (paying, mrr) for s in suffixes]
+    assert list(swapped.data[0]) == [c.name for c in swapped.columns]
+    assert swapped.frame.columns == [c.name for c in swapped.columns]
+    assert [{k: r[k] for k in first.data[0]} for r in swapped.data] == first.data
+
+
+def test_the_shared_result_cache_answers_facts_until_the_next_run(tmp_path: Path) -> None:
+    from custlens.semantic.compile import ResultCache
+
+    shared = ResultCache()
+    with demo(tmp_path) as ws, Workspace(tmp_path) as other:
+        ws.results = other.results = shared
+        first = ws.run_query(MRR_BY_SEGMENT)
+        assert not first.cached
+        # Another workspace on the folder (another server thread) gets the answer kept.
+        again = other.run_query({**MRR_BY_SEGMENT, "metrics": MRR_BY_SEGMENT["metrics"][::-1]})
+        assert again.cached
+        assert [c.name for c in again.columns][2:] == MRR_BY_SEGMENT["metrics"][::-1]
+        assert [{k: r[k] for k in first.data[0]} for r in again.data] == first.data
+        # A source (loaded data can change without a run) is asked each time.
+        payments = {"metrics": ["transactions.revenue"], "time_dimensions": [MONTHLY_PAYMENTS]}
+        ws.run_query(payments)
+        assert not other.run_query(payments).cached
+        ws.run(as_of=date(2024, 3, 1))
+        after = ws.run_query(MRR_BY_SEGMENT)
+        assert not after.cached
+        assert max(r["subscriptions.month.month"] for r in after.data) == date(2024, 3, 1)

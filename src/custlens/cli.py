@@ -173,14 +173,18 @@ def _run_with_progress(ws: Any, as_of: date | None, only: list[str] | None = Non
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total} facts"),
+        TextColumn("{task.completed}/{task.total} facts and rollups"),
         TimeElapsedColumn(),
         console=console,
         transient=True,
     ) as bar:
         from custlens.pipeline import selected
 
-        task = bar.add_task("Running facts", total=len(selected(only)))
+        try:
+            rollups = sum(len(cube.rollups) for cube in ws.semantic_model.cubes.values())
+        except CustlensError:
+            rollups = 0  # the run reports the broken model after the facts
+        task = bar.add_task("Running facts", total=len(selected(only)) + rollups)
 
         def progress(name: str, event: str) -> None:
             if event == "start":
@@ -196,10 +200,29 @@ def _print_run(result: Any) -> None:
     table = Table("fact", "rows", "", title=f"Run {result.run_id} · as of {as_of}")
     for name, rows in result.written.items():
         table.add_row(name, f"{rows:,}", "[green]written[/]")
+    for name, rows in result.rollups.items():
+        table.add_row(name, f"{rows:,}", "[green]rollup[/]")
     for name, why in result.skipped.items():
         table.add_row(name, "", f"[yellow]skipped[/]: {why}")
     console.print(table)
     console.print(f"Finished in {result.seconds:.1f} s")
+
+
+@app.command()
+def rollups() -> None:
+    """Rebuild the semantic model's rollups for the latest run (after editing the YAML)."""
+    import time
+
+    with _open() as ws:
+        started = time.perf_counter()
+        built = ws.build_rollups()
+    table = Table("rollup table", "rows", "", title="Rollups")
+    for name, rows in built.written.items():
+        table.add_row(name, f"{rows:,}", "[green]written[/]")
+    for name, why in built.skipped.items():
+        table.add_row(name, "", f"[yellow]skipped[/]: {why}")
+    console.print(table)
+    console.print(f"Finished in {time.perf_counter() - started:.1f} s")
 
 
 @app.command()

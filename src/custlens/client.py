@@ -37,13 +37,16 @@ from custlens.errors import (
 
 @dataclass
 class ClientResult:
-    """A query's answer: ``data`` (rows keyed by member), ``columns``, ``sql``."""
+    """A query's answer: ``data`` (rows keyed by member), ``columns``, ``sql``; the
+    rollup tables it read and whether the server answered from its result cache."""
 
     data: list[dict[str, Any]]
     columns: list[dict[str, Any]] = field(default_factory=list)
     sql: str = ""
     as_of: str | None = None
     truncated: bool = False
+    rollups: list[str] = field(default_factory=list)
+    cached: bool = False
 
 
 class Client:
@@ -86,6 +89,8 @@ class Client:
             sql=body.get("sql", ""),
             as_of=body.get("as_of"),
             truncated=body.get("truncated", False),
+            rollups=body.get("rollups", []),
+            cached=body.get("cached", False),
         )
 
     def meta(self) -> dict[str, Any]:

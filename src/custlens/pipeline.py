@@ -54,6 +54,8 @@ class RunResult:
     skipped: dict[str, str] = field(default_factory=dict)
     notes: dict[str, dict[str, object]] = field(default_factory=dict)
     """What facts reported about themselves (fitted model parameters), by fact."""
+    rollups: dict[str, int] = field(default_factory=dict)
+    """Rollup tables of the semantic model built after the facts, with their rows."""
     status: str = "succeeded"
     seconds: float = 0.0
 

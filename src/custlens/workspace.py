@@ -28,8 +28,11 @@ from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.warehouse import Warehouse
 
 if TYPE_CHECKING:
-    from custlens.semantic import Compiler, QueryResult, SemanticModel
+    import ibis.expr.types as ir
+
+    from custlens.semantic import Compiler, QueryResult, SemanticModel, rollup
     from custlens.semantic.access import Role
+    from custlens.semantic.compile import ResultCache
 
 SEMANTIC_DIR = "semantic"
 
@@ -43,6 +46,9 @@ class Workspace:
         self._warehouse: Warehouse | None = None
         self._model: SemanticModel | None = None
         self._compiler: Compiler | None = None
+        self._latest_run: tuple[ir.Table, str] | None = None
+        self.results: ResultCache | None = None
+        """Answers to share with other workspaces on the same folder (the server's threads)."""
 
     @classmethod
     def init(cls, path: str | Path, *, warehouse: str | None = None) -> Workspace:
@@ -92,10 +98,14 @@ class Workspace:
         Raises:
             ContractError: any item is invalid; nothing was loaded.
         """
+        from custlens.semantic import rollup
         from custlens.sources.load import load_sources
 
         self._compiler = None
-        return load_sources(self.warehouse, items)
+        loaded = load_sources(self.warehouse, items)
+        # A rollup may read a source: none is current until the next run rebuilds them.
+        rollup.invalidate(self.warehouse)
+        return loaded
 
     def load_dir(self, directory: str | Path) -> dict[str, int]:
         """Load every ``<table>.csv|parquet`` of a folder, all or nothing."""
@@ -127,11 +137,37 @@ class Workspace:
         progress: Progress | None = None,
         only: list[str] | None = None,
     ) -> RunResult:
-        """Compute every fact whose inputs are loaded (see :func:`custlens.pipeline.run`)."""
+        """Compute every fact whose inputs are loaded (see :func:`custlens.pipeline.run`),
+        then the semantic model's rollups from them (see :meth:`build_rollups`)."""
         from custlens.pipeline import run
 
         self._compiler = None  # cube tables are about to change
-        return run(self.warehouse, self.config, as_of=as_of, progress=progress, only=only)
+        self._latest_run = None
+        result = run(self.warehouse, self.config, as_of=as_of, progress=progress, only=only)
+        try:
+            built = self.build_rollups(result.run_id, progress=progress)
+        except ConfigError as exc:  # a broken semantic model does not undo the facts
+            result.skipped["rollups"] = str(exc)
+            return result
+        result.rollups = built.written
+        result.skipped.update({f"rollup {name}": why for name, why in built.skipped.items()})
+        return result
+
+    def build_rollups(
+        self, run_id: str | None = None, progress: Progress | None = None
+    ) -> rollup.BuildResult:
+        """Rebuild the semantic model's rollups for the latest run (or ``run_id``).
+
+        Raises:
+            NotFoundError: nothing has been run yet.
+        """
+        from custlens.semantic import rollup
+
+        run_id = run_id or self.latest_run()[0]
+        if run_id is None:
+            raise NotFoundError("no successful run yet: run `custlens run` first")
+        self._compiler = None
+        return rollup.build(self.warehouse, self.semantic_model, run_id, progress)
 
     def context(self) -> FactContext:
         """The live tables and the as-of date of the latest successful run, for ad hoc facts.
@@ -197,35 +233,54 @@ class Workspace:
 
         if self._compiler is None:
             self._compiler = Compiler(self.semantic_model, self.warehouse)
+        run_id, as_of = self.latest_run()
         return self._compiler.run(
-            spec, as_of=self.as_of(), role=role, max_rows=self.config.server.max_rows
+            spec,
+            as_of=as_of or self._default_as_of(),
+            role=role,
+            max_rows=self.config.server.max_rows,
+            run_id=run_id,
+            results=self.results,
         )
+
+    def latest_run(self) -> tuple[str | None, date | None]:
+        """Id and as-of date of the latest successful run; (None, None) before the first.
+
+        One small query, asked on every semantic query and every profile: its SQL
+        is compiled once per workspace.
+        """
+        if self._latest_run is None:
+            try:
+                runs = self.warehouse.table(RUNS_TABLE)
+            except NotFoundError:
+                return None, None
+            expr = (
+                runs.filter(runs.status == "succeeded")
+                .order_by(runs.started_at.desc())
+                .limit(1)
+                .select("run_id", "as_of")
+            )
+            self._latest_run = (expr, self.warehouse.compile(expr))
+        expr, sql = self._latest_run
+        latest = self.warehouse.to_polars(expr, sql=sql)
+        if not latest.height:
+            return None, None
+        return latest["run_id"][0], latest["as_of"][0]
 
     def last_run_as_of(self) -> date | None:
-        """The as-of date of the latest successful run, or None before the first.
-
-        One small query: asked on every semantic query and every profile.
-        """
-        try:
-            runs = self.warehouse.table(RUNS_TABLE)
-        except NotFoundError:
-            return None
-        latest = self.warehouse.to_polars(
-            runs.filter(runs.status == "succeeded")
-            .order_by(runs.started_at.desc())
-            .limit(1)
-            .select("as_of")
-        )
-        return latest["as_of"][0] if latest.height else None  # type: ignore[no-any-return]
+        """The as-of date of the latest successful run, or None before the first."""
+        return self.latest_run()[1]
 
     def as_of(self) -> date:
         """The date queries count relative ranges from: the latest run's as-of date,
         else the configured as-of month's end, else today."""
-        from custlens.pipeline import month_end
 
         found = self.last_run_as_of()
-        if found is not None:
-            return found
+        return found if found is not None else self._default_as_of()
+
+    def _default_as_of(self) -> date:
+        from custlens.pipeline import month_end
+
         configured = self.config.as_of_month()
         return month_end(configured) if configured else date.today()
 

@@ -25,14 +25,20 @@ How a query is answered, and why each step is there:
    range, joined on the shifted period: current, previous, delta, % change.
 7. **Measure filters** apply after aggregation; then order, offset and limit.
 
+A measure cube's subquery reads a **rollup** of that cube instead of the cube
+when the rollup holds everything the subquery touches (see
+:mod:`custlens.semantic.rollup`): the same steps over a few thousand rows
+instead of millions.
+
 Values from the query become Ibis literals; the only SQL text is the cube SQL
 the workspace owner wrote, transpiled from DuckDB's dialect by the warehouse.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -42,14 +48,16 @@ import polars as pl
 
 from custlens.errors import AccessError, ConfigError, NotFoundError, QueryError
 from custlens.facts.numeric import ratio
-from custlens.semantic import arith
+from custlens.semantic import arith, rollup
 from custlens.semantic.model import (
     REF,
     Cube,
     Dimension,
     Measure,
     Metric,
+    Rollup,
     SemanticModel,
+    join_tree,
     metric_references,
     window_periods,
 )
@@ -65,6 +73,7 @@ from custlens.semantic.query import (
     resolve_range,
     shift,
 )
+from custlens.sources.contract import SOURCE_PREFIX
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -73,7 +82,6 @@ if TYPE_CHECKING:
     from custlens.warehouse import Warehouse
 
 _UNIT_CODE = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
-_FLIP = {"many_to_one": "one_to_many", "one_to_many": "many_to_one", "one_to_one": "one_to_one"}
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,12 @@ class QueryResult:
     as_of: date
     truncated: bool = False
     frame: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
+    rollups: list[str] = field(default_factory=list)
+    """The rollup tables the query read instead of its cubes."""
+    cached: bool = False
+    """Answered from the result cache (the same query since the latest run)."""
+    metric_of: dict[str, str] = field(default_factory=dict, repr=False)
+    """metric column → the metric it shows (value, previous, delta, percent change)."""
 
     def to_polars(self) -> pl.DataFrame:
         return self.frame
@@ -156,14 +170,21 @@ class Compiler:
     PLAN_CACHE_SIZE = 256
     """Compiled queries kept (least recently used dropped first)."""
 
-    def __init__(self, model: SemanticModel, warehouse: Warehouse) -> None:
+    def __init__(self, model: SemanticModel, warehouse: Warehouse, *, rollups: bool = True) -> None:
         self.model = model
         self.warehouse = warehouse
+        self.use_rollups = rollups
+        self.rollups: list[rollup.Available] = []
+        """Rollups current for ``_run_id``: the ones queries may read."""
+        self._run_id: str | None = None
+        self._registry: tuple[ir.Table, str] | None = None
         self._bases: dict[str, ir.Table] = {}
         # (query, role, as_of, max_rows) → (plan, limited expression, its SQL): planning
-        # and compiling to SQL cost more than DuckDB's work on most queries. Only plans
-        # that read no data while planning are kept (see _Planner.reads_data), so a hit
-        # is exactly what planning again would give.
+        # and compiling to SQL cost more than DuckDB's work on most queries. A plan
+        # that read data while planning (a spine's bounds, see _Planner.reads_data) is
+        # kept only when it read facts, which change only with a run (and a new run
+        # drops every plan); one that read a source is not kept (a load changes it).
+        # So a hit is exactly what planning again would give.
         self._plans: OrderedDict[tuple[str, str, date, int], tuple[Plan, ir.Table, str]] = (
             OrderedDict()
         )
@@ -177,16 +198,38 @@ class Compiler:
         as_of: date,
         role: Role | None = None,
         max_rows: int = 10_000,
+        run_id: str | None = None,
+        results: ResultCache | None = None,
     ) -> QueryResult:
-        """Answer a query; rows beyond ``max_rows`` are cut and ``truncated`` set."""
+        """Answer a query; rows beyond ``max_rows`` are cut and ``truncated`` set.
+
+        ``run_id`` is the latest successful run: rollups built for it may answer, and
+        ``results`` (shared between compilers, e.g. a server's threads) may hold the
+        answer already.
+        """
+        if run_id != self._run_id or self._retired(run_id):
+            # A new run: its rollups; plans made before it may read old ones, or
+            # hold a spine from the old data.
+            if self.use_rollups:
+                self.rollups = rollup.current(self.warehouse, self.model, run_id)
+            self._run_id = run_id
+            self._plans.clear()
         parsed = parse_query(query)
-        key = (parsed.model_dump_json(), repr(role), as_of, max_rows)
+        # Metrics in one order: [a, b] and [b, a] share a plan (and a cached answer);
+        # the columns come back in the order asked.
+        canonical = parsed.model_copy(update={"metrics": tuple(sorted(parsed.metrics))})
+        key = (canonical.model_dump_json(), repr(role), as_of, max_rows)
+        if results is not None and run_id is not None:
+            hit = results.get((*key, run_id))
+            if hit is not None:
+                return _reordered(hit, parsed.metrics, cached=True)
         cached = self._plans.get(key)
         if cached is not None:
             self._plans.move_to_end(key)
             plan, expr, sql = cached
         else:
-            planner = _Planner(self, parsed, as_of, role)
+            planner = _Planner(self, canonical, as_of, role)
+            planner.positions = {m: i for i, m in enumerate(parsed.metrics)}
             plan = planner.build()
             limit = min(plan.query.limit or max_rows, max_rows)
             expr = plan.expr.limit(limit + 1, offset=plan.query.offset)
@@ -196,13 +239,13 @@ class Compiler:
                 raise QueryError(
                     f"the warehouse could not run the query: {_first_line(exc)}"
                 ) from None
-            if not planner.reads_data:
+            if not planner.reads_data or not plan.reads_sources:
                 self._plans[key] = (plan, expr, sql)
                 if len(self._plans) > self.PLAN_CACHE_SIZE:
                     self._plans.popitem(last=False)
         limit = min(plan.query.limit or max_rows, max_rows)
         try:
-            frame = self.warehouse.to_polars(expr)
+            frame = self.warehouse.to_polars(expr, sql=sql)
         except Exception as exc:  # the engine's own message, without its stack
             raise QueryError(f"the warehouse could not run the query: {_first_line(exc)}") from None
         # Cut by the server's limit, not by the query's own.
@@ -214,17 +257,66 @@ class Compiler:
             frame = mask_frame(
                 frame, [c.name for c in plan.columns if c.name in plan.pii], role.salt
             )
-        return QueryResult(
+        result = QueryResult(
             data=frame.to_dicts(),
             columns=list(plan.columns),
             sql=sql,
             as_of=as_of,
             truncated=truncated,
             frame=frame,
+            rollups=list(plan.rollups),
+            metric_of=plan.metric_of,
         )
+        if results is not None and run_id is not None and not plan.reads_sources:
+            results.put((*key, run_id), result)
+        return _reordered(result, parsed.metrics)
+
+    def _retired(self, run_id: str | None) -> bool:
+        """Whether a rollup in use was rebuilt or dropped since it was read (a load, or
+        ``custlens rollups`` after a model edit, maybe by another process).
+
+        Asked before every query that may use rollups: one tiny query, its SQL compiled
+        once.
+        """
+        if not self.rollups:
+            return False
+        if self._registry is None:
+            expr = rollup.registry(self.warehouse)
+            if expr is None:
+                return True
+            self._registry = (expr, self.warehouse.compile(expr))
+        expr, sql = self._registry
+        rows = self.warehouse.to_polars(expr, sql=sql)
+        return not rollup.still_current(rows, run_id, self.rollups)
 
     def plan(self, query: Query | dict[str, Any], *, as_of: date, role: Role | None = None) -> Plan:
         return _Planner(self, parse_query(query), as_of, role).build()
+
+    def rollup_expr(self, cube: Cube, spec: Rollup) -> ir.Table:
+        """The rows of a rollup: its measures aggregated by its dimensions and time.
+
+        Columns are named as in the joined cube tables (``<cube>__d__<dim>``,
+        ``<cube>__m__<measure>``), so a query's filters and groups apply to the
+        rollup as they would to the cube.
+        """
+        planner = _Planner(self, Query.model_construct(), date.today(), None)
+        keys = [planner.dimension(m, "rollup") for m in spec.dimension_members(cube.name)]
+        if spec.time_dimension is not None:
+            dim = cube.dimension(spec.time_dimension)
+            assert dim is not None
+            # Stored as it is at its own grain (a balance needs its own stamps).
+            granularity = None if dim.grain == spec.granularity else spec.granularity
+            keys.append(_Dim(cube.name, dim, granularity))
+        leaves = []
+        for name in spec.measures:
+            measure = cube.measure(name)
+            assert measure is not None
+            leaves.append(_Leaf(cube.name, measure))
+        # No semi-additive step: the rollup keeps every stamp of a balance.
+        table = planner._aggregate(cube.name, None, leaves, keys, None, {}, None)
+        names = {f"k{i}": k.column for i, k in enumerate(keys)}
+        names |= {leaf.key: _col(cube.name, "m", leaf.measure.name) for leaf in leaves}
+        return table.rename({new: old for old, new in names.items()})
 
     # -- cube bases ----------------------------------------------------------
 
@@ -265,6 +357,57 @@ class Compiler:
             ) from None
 
 
+class ResultCache:
+    """Answers kept per (query, role, as-of date, row limit, run), shared between threads.
+
+    Facts change only with a run, so an answer is reused until the next run; an
+    answer that read a loaded source is not kept (a load changes it without a run).
+    Least recently used answers go first; answers of many rows are not kept.
+    """
+
+    def __init__(self, size: int = 512, max_rows: int = 2_000) -> None:
+        self.size = size
+        self.max_rows = max_rows
+        self._lock = threading.Lock()
+        self._answers: OrderedDict[tuple[Any, ...], QueryResult] = OrderedDict()
+
+    def get(self, key: tuple[Any, ...]) -> QueryResult | None:
+        with self._lock:
+            hit = self._answers.get(key)
+            if hit is not None:
+                self._answers.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[Any, ...], result: QueryResult) -> None:
+        if len(result.data) > self.max_rows:
+            return
+        with self._lock:
+            self._answers[key] = result
+            self._answers.move_to_end(key)
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+
+
+def _reordered(result: QueryResult, metrics: tuple[str, ...], cached: bool = False) -> QueryResult:
+    """The answer with its metric columns in the order the query asked for them."""
+    rank = {m: i for i, m in enumerate(metrics)}
+    columns = sorted(
+        result.columns,
+        key=lambda c: rank[result.metric_of[c.name]] if c.name in result.metric_of else -1,
+    )
+    if columns == result.columns and cached == result.cached:
+        return result
+    names = [c.name for c in columns]
+    frame = result.frame.select(names)
+    return replace(
+        result,
+        columns=columns,
+        frame=frame,
+        data=[{n: row[n] for n in names} for row in result.data],
+        cached=cached,
+    )
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
@@ -280,6 +423,11 @@ class Plan:
     """internal column → member name."""
     columns: list[Column]
     pii: set[str]
+    rollups: list[str] = field(default_factory=list)
+    reads_sources: bool = False
+    """Whether the query reads a loaded source table (which changes without a run)."""
+    metric_of: dict[str, str] = field(default_factory=dict)
+    """metric column → the metric it shows."""
 
 
 class _Planner:
@@ -291,6 +439,12 @@ class _Planner:
         self.role = role
         self.reads_data = False
         """Whether planning ran a query (a spine's bounds): such a plan is not cached."""
+        self.rollups: list[str] = []
+        """Rollup tables read instead of cubes."""
+        self.tables: set[str] = set()
+        """Warehouse tables the query reads."""
+        self.positions: dict[str, int] = {}
+        """metric → its index in the query as sent (errors name that field)."""
 
     # -- resolution ----------------------------------------------------------
 
@@ -306,6 +460,10 @@ class _Planner:
                 raise QueryError(f"{field}: {member!r}: {granularity!r} is not a granularity of it")
             return _Dim(cube_name, dim, granularity)
         return _Dim(cube_name, dim)
+
+    @property
+    def reads_sources(self) -> bool:
+        return any(name.startswith(SOURCE_PREFIX) for name in self.tables)
 
     def _hint(self, member: str) -> str:
         cube_name = member.partition(".")[0]
@@ -378,7 +536,10 @@ class _Planner:
         if len({k.member for k in keys}) != len(keys):
             raise QueryError("dimensions: a dimension is asked for twice")
 
-        outputs = [_Output(m, self.metric(m, f"metrics.{i}")) for i, m in enumerate(q.metrics)]
+        outputs = [
+            _Output(m, self.metric(m, f"metrics.{self.positions.get(m, i)}"))
+            for i, m in enumerate(q.metrics)
+        ]
         if len({o.name for o in outputs}) != len(outputs):
             raise QueryError("metrics: a metric is asked for twice")
 
@@ -413,6 +574,7 @@ class _Planner:
 
         names: dict[str, str] = {}
         columns: list[Column] = []
+        metric_of: dict[str, str] = {}
         for i, k in enumerate(keys):
             names[f"k{i}"] = k.member
             kind = "time" if k.granularity else "dimension"
@@ -421,6 +583,7 @@ class _Planner:
             if o.hidden:
                 continue
             names[f"o{j}"] = o.name
+            metric_of[o.name] = o.name
             columns.append(Column(o.name, "metric", "number", o.metric.format, o.metric.title))
             if q.compare:
                 for suffix, fmt in (
@@ -429,13 +592,23 @@ class _Planner:
                     ("percent_change", "percentage"),
                 ):
                     names[f"o{j}_{suffix}"] = f"{o.name}.{suffix}"
+                    metric_of[f"{o.name}.{suffix}"] = o.name
                     columns.append(Column(f"{o.name}.{suffix}", "metric", "number", fmt))
         order = self._order(keys, outputs, table)
         if order:
             table = table.order_by(order)
         table = table.select(*names)
         pii = {k.member for k in keys if k.dim.meta.pii}
-        return Plan(q, table, names, columns, pii)
+        return Plan(
+            q,
+            table,
+            names,
+            columns,
+            pii,
+            sorted(set(self.rollups)),
+            self.reads_sources,
+            metric_of,
+        )
 
     # -- filters -------------------------------------------------------------
 
@@ -642,13 +815,20 @@ class _Planner:
         needed |= {member.partition(".")[0] for member in ranges}
         if self.role is not None:
             for d in [m for f in self.role.filters for m in self._dim_members(f)]:
-                if d.cube != cube_name and not self._reachable(cube_name, d.cube):
+                if d.cube != cube_name and d.cube not in join_tree(self.model, cube_name):
                     raise AccessError(
                         f"role {self.role.name!r} sees only rows filtered on {d.member}, and "
                         f"cube {cube_name!r} cannot be filtered that way: it is not available "
                         "to this role"
                     )
-        table, fans_out = self._joined(cube, needed)
+        stored = self._covering(cube_name, leaves, keys, where, ranges)
+        if stored is not None:
+            # Every row of the rollup is one group of cube rows: no joins, no fan-out.
+            table, fans_out = self.c.warehouse.table(stored.table), False
+            self.rollups.append(stored.table)
+            self.tables |= {stored.table, *stored.reads}
+        else:
+            table, fans_out = self._joined(cube, needed)
         if where is not None:
             table = table.filter(self._predicate(where, table))
         for member, (first, last) in ranges.items():
@@ -687,6 +867,9 @@ class _Planner:
         inputs: dict[str, ir.Value] = {}
         for leaf in leaves:
             m = leaf.measure
+            if stored is not None:  # counted, summed and filtered when it was built
+                inputs[leaf.key] = table[_col(cube_name, "m", m.name)]
+                continue
             value = (
                 ibis.literal(1)
                 if m.type == "count" and not m.sql
@@ -707,28 +890,45 @@ class _Planner:
             table = table.select(__pk=pk_value, **groups, **inputs).distinct()
         else:
             table = table.select(**groups, **inputs)
-        aggregates = {leaf.key: _aggregate(leaf.measure, table[leaf.key]) for leaf in leaves}
+        combine = _reaggregate if stored is not None else _aggregate
+        aggregates = {leaf.key: combine(leaf.measure, table[leaf.key]) for leaf in leaves}
         if not groups:
             return table.aggregate(**aggregates)
         if not aggregates:
             return table.select(*groups).distinct()
         return table.group_by(*groups).aggregate(**aggregates)
 
+    def _covering(
+        self,
+        cube_name: str,
+        leaves: list[_Leaf],
+        keys: list[_Dim],
+        where: Filter | None,
+        ranges: dict[str, tuple[date, date]],
+    ) -> rollup.Available | None:
+        """The smallest current rollup of the cube that holds everything this subquery
+        touches (fewest dimensions, then the coarsest time grain), or None."""
+        if not leaves:
+            return None
+        wanted = {leaf.measure.name for leaf in leaves}
+        filtered = self._dim_members(where)
+        covering = [
+            stored
+            for stored in self.c.rollups
+            if stored.cube == cube_name
+            and wanted <= set(stored.rollup.measures)
+            and all(stored.groups(f"{k.cube}.{k.dim.name}", k.granularity) for k in keys)
+            and all(stored.groups(f"{d.cube}.{d.dim.name}", d.granularity) for d in filtered)
+            and all(stored.ranges(m, first, last) for m, (first, last) in ranges.items())
+        ]
+        return min(covering, key=lambda stored: stored.size, default=None)
+
     def _joined(self, root: Cube, needed: set[str]) -> tuple[ir.Table, bool]:
         """The root cube left-joined along the shortest paths to the needed cubes."""
-        parents: dict[str, tuple[str, Any, str]] = {}
-        queue = deque([root.name])
-        seen = {root.name}
-        while queue:
-            name = queue.popleft()
-            for other, join, relationship in self._edges(name):
-                if other not in seen:
-                    seen.add(other)
-                    parents[other] = (name, join, relationship)
-                    queue.append(other)
+        parents = join_tree(self.model, root.name)
         order: list[str] = []
         for target in sorted(needed - {root.name}):
-            if target not in seen:
+            if target not in parents:
                 raise QueryError(
                     f"cube {target!r} cannot be joined to cube {root.name!r}: no join path"
                 )
@@ -741,35 +941,16 @@ class _Planner:
                 if node not in order:
                     order.append(node)
         table = self.c.base(root)
+        self.tables.update(root.tables)
         fans_out = False
         for node in order:
-            parent, keys, relationship = parents[node]
+            parent, (_, keys, relationship) = parents[node]
             other = self.c.base(self.model.cubes[node])
+            self.tables.update(self.model.cubes[node].tables)
             predicates = [table[_col(parent, "d", a)] == other[_col(node, "d", b)] for a, b in keys]
             table = table.join(other, predicates, how="left")
             fans_out = fans_out or relationship == "one_to_many"
         return table, fans_out
-
-    def _reachable(self, start: str, target: str) -> bool:
-        seen, queue = {start}, deque([start])
-        while queue:
-            for other, _, _ in self._edges(queue.popleft()):
-                if other not in seen:
-                    seen.add(other)
-                    queue.append(other)
-        return target in seen
-
-    def _edges(self, name: str) -> list[tuple[str, tuple[tuple[str, str], ...], str]]:
-        out: list[tuple[str, tuple[tuple[str, str], ...], str]] = []
-        for join in self.model.cubes[name].joins:
-            out.append((join.cube, join.keys, join.relationship))
-        for other in self.model.cubes.values():
-            for join in other.joins:
-                if join.cube == name and other.name != name:
-                    out.append(
-                        (other.name, tuple((b, a) for a, b in join.keys), _FLIP[join.relationship])
-                    )
-        return out
 
     def _combine(
         self,
@@ -1029,6 +1210,15 @@ def _aggregate(measure: Measure, value: ir.Value) -> ir.Scalar:
     if kind == "max":
         return value.max()
     return value.cast("float64").median()
+
+
+def _reaggregate(measure: Measure, value: ir.Value) -> ir.Scalar:
+    """A measure over the rows of a rollup that stores it per group (see rollup.py)."""
+    if measure.type == "count":  # a count over no rows is 0, not null
+        return ibis.coalesce(value.sum(), 0).cast("int64")
+    if measure.type == "sum":
+        return value.cast("float64").sum()
+    return value.min() if measure.type == "min" else value.max()
 
 
 def _coerce(value: Any, kind: str, member: str) -> Any:

@@ -30,6 +30,17 @@ Shape (the seed's, with the choices written down)::
 ``semi_additive: <time dimension>`` marks a balance (MRR, customer counts): over
 a period coarser than its grain, or with no time in the query, it takes the
 rows of the period's last ``<time dimension>`` value instead of a sum over time.
+
+``rollups:`` on a cube declare pre-aggregated tables (Cube's rollup
+pre-aggregations), built by every ``custlens run``; see
+:mod:`custlens.semantic.rollup` for which queries they answer::
+
+        rollups:
+          - name: by_customer
+            measures: [mrr, paying_customers]        # count, sum, min, max of this cube
+            dimensions: [customers.segment, customers.region]   # many-to-one joins only
+            time_dimension: month
+            granularity: month
 """
 
 from __future__ import annotations
@@ -173,6 +184,27 @@ class Join(_Strict):
         return tuple(self.on.items())
 
 
+class Rollup(_Strict):
+    """A pre-aggregated table of a cube: its measures by dimensions and a time grain."""
+
+    name: str
+    measures: tuple[str, ...]
+    """Measures of this cube: count, sum, min or max (they re-aggregate exactly)."""
+    dimensions: tuple[str, ...] = ()
+    """This cube's dimensions by name, or ``cube.dimension`` of a cube it reaches by
+    many-to-one or one-to-one joins (a one-to-many join would count rows twice)."""
+    time_dimension: str | None = None
+    """A time dimension of this cube."""
+    granularity: Granularity | None = None
+    """The rollup's time grain; queries at this grain or a coarser one can use it."""
+
+    _name = field_validator("name")(_check_name)
+
+    def dimension_members(self, cube: str) -> tuple[str, ...]:
+        """Its dimensions as ``cube.dimension``."""
+        return tuple(d if "." in d else f"{cube}.{d}" for d in self.dimensions)
+
+
 class Cube(_Strict):
     name: str
     table: str | None = None
@@ -182,6 +214,7 @@ class Cube(_Strict):
     measures: tuple[Measure, ...] = ()
     dimensions: tuple[Dimension, ...] = ()
     joins: tuple[Join, ...] = ()
+    rollups: tuple[Rollup, ...] = ()
     meta: dict[str, Any] = Field(default_factory=dict)
 
     _name = field_validator("name")(_check_name)
@@ -387,8 +420,125 @@ def _check_references(model: SemanticModel) -> None:
             }[metric.type]
             problems.append(f"{where}: metric {metric.name!r} ({metric.type}) needs `{need}`")
     problems += _metric_cycles(model)
+    for cube in model.cubes.values():
+        where = model.origin[f"cube:{cube.name}"]
+        problems += [
+            f"{where}: {p}" for r in cube.rollups for p in _rollup_problems(model, cube, r)
+        ]
+        if len({r.name for r in cube.rollups}) != len(cube.rollups):
+            problems.append(f"{where}: cube {cube.name!r} repeats a rollup name")
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+REAGGREGABLE = ("count", "sum", "min", "max")
+"""Measure types a rollup stores: a sum of counts or sums, a min of mins, a max of maxes
+equals the measure over the rows. (An average, a median or a distinct count does not.)"""
+
+
+def _rollup_problems(model: SemanticModel, cube: Cube, rollup: Rollup) -> list[str]:
+    label = f"rollup {cube.name}.{rollup.name}"
+    problems: list[str] = []
+    if not rollup.measures:
+        problems.append(f"{label}: needs at least one measure")
+    raw = set(rollup.dimension_members(cube.name))
+    time_dim = cube.dimension(rollup.time_dimension) if rollup.time_dimension else None
+    if rollup.time_dimension is not None:
+        if time_dim is None or time_dim.type != "time":
+            problems.append(
+                f"{label}: time_dimension {rollup.time_dimension!r} is not a time dimension "
+                f"of {cube.name!r}"
+            )
+        elif rollup.granularity is None:
+            problems.append(f"{label}: a time_dimension needs a granularity")
+        elif rollup.granularity not in time_dim.granularities:
+            problems.append(
+                f"{label}: {rollup.granularity!r} is not a granularity of "
+                f"{cube.name}.{time_dim.name}"
+            )
+        elif time_dim.grain == rollup.granularity:
+            raw.add(f"{cube.name}.{time_dim.name}")  # stored as it is
+    elif rollup.granularity is not None:
+        problems.append(f"{label}: a granularity needs a time_dimension")
+    for name in rollup.measures:
+        measure = cube.measure(name)
+        if measure is None:
+            problems.append(f"{label}: {name!r} is not a measure of {cube.name!r}")
+        elif measure.type not in REAGGREGABLE:
+            problems.append(
+                f"{label}: measure {name!r} is {measure.type}, which a rollup cannot add up "
+                f"again; a rollup stores {', '.join(REAGGREGABLE)} (number measures are "
+                "computed from the measures they use)"
+            )
+        elif measure.semi_additive and f"{cube.name}.{measure.semi_additive}" not in raw:
+            problems.append(
+                f"{label}: measure {name!r} is a balance over {measure.semi_additive!r}: the "
+                "rollup must keep that dimension's own values (its time_dimension at the "
+                "dimension's grain, or among its dimensions)"
+            )
+    for member in rollup.dimension_members(cube.name):
+        other_name, _, dim_name = member.partition(".")
+        other = model.cubes.get(other_name)
+        if other is None or other.dimension(dim_name) is None:
+            problems.append(f"{label}: unknown dimension {member!r}")
+            continue
+        path = join_path(model, cube.name, other_name)
+        if path is None:
+            problems.append(f"{label}: {member!r}: cube {other_name!r} is not joined to it")
+        elif any(relationship == "one_to_many" for _, _, relationship in path):
+            problems.append(
+                f"{label}: {member!r} is reached through a one-to-many join, which would "
+                f"count {cube.name!r} rows more than once"
+            )
+    return problems
+
+
+JoinEdge = tuple[str, tuple[tuple[str, str], ...], str]
+"""(other cube, ((this cube's dimension, the other's), …), relationship seen from this cube)."""
+
+_FLIP = {"many_to_one": "one_to_many", "one_to_many": "many_to_one", "one_to_one": "one_to_one"}
+
+
+def join_edges(model: SemanticModel, name: str) -> list[JoinEdge]:
+    """The joins a cube declares and the joins declared to it, seen from it."""
+    out: list[JoinEdge] = []
+    for join in model.cubes[name].joins:
+        out.append((join.cube, join.keys, join.relationship))
+    for other in model.cubes.values():
+        for join in other.joins:
+            if join.cube == name and other.name != name:
+                out.append(
+                    (other.name, tuple((b, a) for a, b in join.keys), _FLIP[join.relationship])
+                )
+    return out
+
+
+def join_tree(model: SemanticModel, root: str) -> dict[str, tuple[str, JoinEdge]]:
+    """Breadth-first from ``root``: cube → (the cube it is reached from, that edge)."""
+    parents: dict[str, tuple[str, JoinEdge]] = {}
+    queue = [root]
+    seen = {root}
+    while queue:
+        name = queue.pop(0)
+        for edge in join_edges(model, name):
+            if edge[0] not in seen:
+                seen.add(edge[0])
+                parents[edge[0]] = (name, edge)
+                queue.append(edge[0])
+    return parents
+
+
+def join_path(model: SemanticModel, root: str, target: str) -> list[JoinEdge] | None:
+    """The edges of the shortest join path from ``root`` to ``target`` (None: no path)."""
+    parents = join_tree(model, root)
+    if target != root and target not in parents:
+        return None
+    path: list[JoinEdge] = []
+    node = target
+    while node != root:
+        node, edge = parents[node]
+        path.append(edge)
+    return path[::-1]
 
 
 def metric_references(metric: Metric) -> list[str]:

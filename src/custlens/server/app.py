@@ -42,11 +42,15 @@ if TYPE_CHECKING:
 
 class _PerThread:
     """One open workspace per server thread: its connection and compiled cube tables
-    are reused across requests, and no connection is shared between threads."""
+    are reused across requests, and no connection is shared between threads. Query
+    answers are shared by all of them (until the next run)."""
 
     def __init__(self, path: Path) -> None:
+        from custlens.semantic.compile import ResultCache
+
         self.path = path
         self._local = threading.local()
+        self.results = ResultCache()
 
     def get(self) -> Workspace:
         from custlens.workspace import Workspace
@@ -54,6 +58,7 @@ class _PerThread:
         ws = getattr(self._local, "ws", None)
         if ws is None:
             ws = self._local.ws = Workspace(self.path)
+            ws.results = self.results
         return ws
 
 
@@ -154,6 +159,8 @@ def create_app(workspace_path: str | Path) -> FastAPI:
                 "sql": result.sql,
                 "as_of": result.as_of.isoformat(),
                 "truncated": result.truncated,
+                "rollups": result.rollups,
+                "cached": result.cached,
             }
 
         timeout = config.server.query_timeout_seconds

@@ -1,33 +1,33 @@
 SELECT
   "t8"."k0",
-  "t8"."balances__mrr" AS "o0",
-  "t8"."balances__paying" AS "o1"
+  "t8"."balances__paying" AS "o0",
+  "t8"."balances__mrr" AS "o1"
 FROM (
   SELECT
     "t2"."k0",
     "t7"."r_k0",
-    "t7"."balances__mrr",
-    "t7"."balances__paying"
+    "t7"."balances__paying",
+    "t7"."balances__mrr"
   FROM "ibis_memtable" AS "t2"
   LEFT OUTER JOIN (
     SELECT
       "t5"."k0" AS "r_k0",
-      "t5"."balances__mrr",
-      "t5"."balances__paying"
+      "t5"."balances__paying",
+      "t5"."balances__mrr"
     FROM (
       SELECT
         "t4"."k0",
-        SUM("t4"."balances__mrr") AS "balances__mrr",
-        COUNT(DISTINCT "t4"."balances__paying") AS "balances__paying"
+        COUNT(DISTINCT "t4"."balances__paying") AS "balances__paying",
+        SUM("t4"."balances__mrr") AS "balances__mrr"
       FROM (
         SELECT
           DATE_TRUNC('QUARTER', "t3"."balances__d__month") AS "k0",
-          "t3"."balances__m__mrr" AS "balances__mrr",
           CASE
             WHEN "t3"."balances__f__paying"
             THEN "t3"."balances__m__paying"
             ELSE CAST(NULL AS TEXT)
-          END AS "balances__paying"
+          END AS "balances__paying",
+          "t3"."balances__m__mrr" AS "balances__mrr"
         FROM (
           SELECT
             "t1"."balances__d__key",

@@ -31,72 +31,13 @@ WITH "t8" AS (
 ), "t11" AS (
   SELECT
     "t7"."k0",
-    COUNT("t7"."tickets__count") AS "tickets__count"
-  FROM (
-    SELECT
-      "t4"."customers__d__segment" AS "k0",
-      1 AS "tickets__count"
-    FROM (
-      SELECT
-        ticket_id AS "tickets__d__ticket_id",
-        resolved_customer_id AS "tickets__d__customer_id",
-        opened_at AS "tickets__d__opened_at",
-        resolved_at AS "tickets__d__resolved_at",
-        1 AS "tickets__m__count",
-        1 AS "tickets__m__open",
-        (
-          (
-            resolved_at IS NULL
-          )
-        ) AS "tickets__f__open",
-        sentiment AS "tickets__m__avg_sentiment",
-        csat AS "tickets__m__avg_csat",
-        (
-          EPOCH(resolved_at) - EPOCH(opened_at)
-        ) / 3600.0 AS "tickets__m__avg_resolution_hours",
-        resolved_customer_id AS "tickets__m__customers"
-      FROM (
-        SELECT
-          a.*,
-          COALESCE(i.customer_id, a.customer_id) AS resolved_customer_id
-        FROM "src_support_tickets" AS a
-        LEFT JOIN "customer_identity" AS i
-          ON i.source_customer_id = a.customer_id
-      ) AS "tickets"
-    ) AS "t3"
-    LEFT OUTER JOIN (
-      SELECT
-        customer_id AS "customers__d__customer_id",
-        name AS "customers__d__name",
-        segment AS "customers__d__segment",
-        industry AS "customers__d__industry",
-        region AS "customers__d__region",
-        plan AS "customers__d__plan",
-        acquisition_channel AS "customers__d__acquisition_channel",
-        acquisition_channel AS "customers__d__channel",
-        signup_date AS "customers__d__signup_date",
-        email AS "customers__d__email",
-        phone AS "customers__d__phone",
-        domain AS "customers__d__domain",
-        source_systems AS "customers__d__source_systems",
-        1 AS "customers__m__count",
-        source_records AS "customers__m__source_records"
-      FROM "dim_customers" AS "customers"
-    ) AS "t4"
-      ON "t3"."tickets__d__customer_id" = "t4"."customers__d__customer_id"
-  ) AS "t7"
-  GROUP BY
-    1
-), "t14" AS (
-  SELECT
-    "t9"."k0",
-    SUM("t9"."transactions__revenue") AS "transactions__revenue"
+    SUM("t7"."transactions__revenue") AS "transactions__revenue"
   FROM (
     SELECT
       "t4"."customers__d__segment" AS "k0",
       CASE
-        WHEN "t5"."transactions__f__revenue"
-        THEN "t5"."transactions__m__revenue"
+        WHEN "t3"."transactions__f__revenue"
+        THEN "t3"."transactions__m__revenue"
         ELSE CAST(NULL AS DOUBLE)
       END AS "transactions__revenue"
     FROM (
@@ -136,6 +77,65 @@ WITH "t8" AS (
         LEFT JOIN "customer_identity" AS i
           ON i.source_customer_id = a.customer_id
       ) AS "transactions"
+    ) AS "t3"
+    LEFT OUTER JOIN (
+      SELECT
+        customer_id AS "customers__d__customer_id",
+        name AS "customers__d__name",
+        segment AS "customers__d__segment",
+        industry AS "customers__d__industry",
+        region AS "customers__d__region",
+        plan AS "customers__d__plan",
+        acquisition_channel AS "customers__d__acquisition_channel",
+        acquisition_channel AS "customers__d__channel",
+        signup_date AS "customers__d__signup_date",
+        email AS "customers__d__email",
+        phone AS "customers__d__phone",
+        domain AS "customers__d__domain",
+        source_systems AS "customers__d__source_systems",
+        1 AS "customers__m__count",
+        source_records AS "customers__m__source_records"
+      FROM "dim_customers" AS "customers"
+    ) AS "t4"
+      ON "t3"."transactions__d__customer_id" = "t4"."customers__d__customer_id"
+  ) AS "t7"
+  GROUP BY
+    1
+), "t14" AS (
+  SELECT
+    "t9"."k0",
+    COUNT("t9"."tickets__count") AS "tickets__count"
+  FROM (
+    SELECT
+      "t4"."customers__d__segment" AS "k0",
+      1 AS "tickets__count"
+    FROM (
+      SELECT
+        ticket_id AS "tickets__d__ticket_id",
+        resolved_customer_id AS "tickets__d__customer_id",
+        opened_at AS "tickets__d__opened_at",
+        resolved_at AS "tickets__d__resolved_at",
+        1 AS "tickets__m__count",
+        1 AS "tickets__m__open",
+        (
+          (
+            resolved_at IS NULL
+          )
+        ) AS "tickets__f__open",
+        sentiment AS "tickets__m__avg_sentiment",
+        csat AS "tickets__m__avg_csat",
+        (
+          EPOCH(resolved_at) - EPOCH(opened_at)
+        ) / 3600.0 AS "tickets__m__avg_resolution_hours",
+        resolved_customer_id AS "tickets__m__customers"
+      FROM (
+        SELECT
+          a.*,
+          COALESCE(i.customer_id, a.customer_id) AS resolved_customer_id
+        FROM "src_support_tickets" AS a
+        LEFT JOIN "customer_identity" AS i
+          ON i.source_customer_id = a.customer_id
+      ) AS "tickets"
     ) AS "t5"
     LEFT OUTER JOIN (
       SELECT
@@ -156,7 +156,7 @@ WITH "t8" AS (
         source_records AS "customers__m__source_records"
       FROM "dim_customers" AS "customers"
     ) AS "t4"
-      ON "t5"."transactions__d__customer_id" = "t4"."customers__d__customer_id"
+      ON "t5"."tickets__d__customer_id" = "t4"."customers__d__customer_id"
   ) AS "t9"
   GROUP BY
     1
@@ -164,8 +164,8 @@ WITH "t8" AS (
 SELECT
   "t35"."k0",
   COALESCE("t35"."customers__count", 0) AS "o0",
-  COALESCE("t35"."transactions__revenue", 0) AS "o1",
-  COALESCE("t35"."tickets__count", 0) AS "o2"
+  COALESCE("t35"."tickets__count", 0) AS "o1",
+  COALESCE("t35"."transactions__revenue", 0) AS "o2"
 FROM (
   SELECT
     "t34".*
@@ -174,20 +174,20 @@ FROM (
     SELECT
       "t33"."k0",
       "t33"."customers__count",
-      "t33"."transactions__revenue",
+      "t33"."tickets__count",
       "t22"."r_k0",
-      "t22"."tickets__count"
+      "t22"."transactions__revenue"
     FROM (
       SELECT
         "t31"."k0",
         "t31"."customers__count",
-        "t31"."transactions__revenue"
+        "t31"."tickets__count"
       FROM (
         SELECT
           "t30"."k0",
           "t30"."customers__count",
           "t24"."r_k0",
-          "t24"."transactions__revenue"
+          "t24"."tickets__count"
         FROM (
           SELECT
             "t28"."k0",
@@ -242,7 +242,7 @@ FROM (
         LEFT OUTER JOIN (
           SELECT
             "t17"."k0" AS "r_k0",
-            "t17"."transactions__revenue"
+            "t17"."tickets__count"
           FROM "t14" AS "t17"
         ) AS "t24"
           ON "t30"."k0" IS NOT DISTINCT FROM "t24"."r_k0"
@@ -251,7 +251,7 @@ FROM (
     LEFT OUTER JOIN (
       SELECT
         "t15"."k0" AS "r_k0",
-        "t15"."tickets__count"
+        "t15"."transactions__revenue"
       FROM "t11" AS "t15"
     ) AS "t22"
       ON "t33"."k0" IS NOT DISTINCT FROM "t22"."r_k0"

@@ -1,19 +1,19 @@
 WITH "t2" AS (
   SELECT
     "t1"."k0",
+    COUNT(DISTINCT "t1"."sales__accounts") AS "sales__accounts",
     AVG("t1"."sales__avg_amount") AS "sales__avg_amount",
-    MIN("t1"."sales__min_amount") AS "sales__min_amount",
     MAX("t1"."sales__max_amount") AS "sales__max_amount",
     QUANTILE_CONT("t1"."sales__median_amount", 0.5) AS "sales__median_amount",
-    COUNT(DISTINCT "t1"."sales__accounts") AS "sales__accounts"
+    MIN("t1"."sales__min_amount") AS "sales__min_amount"
   FROM (
     SELECT
       "t0"."sales__d__account" AS "k0",
+      "t0"."sales__m__accounts" AS "sales__accounts",
       "t0"."sales__m__avg_amount" AS "sales__avg_amount",
-      "t0"."sales__m__min_amount" AS "sales__min_amount",
       "t0"."sales__m__max_amount" AS "sales__max_amount",
       "t0"."sales__m__median_amount" AS "sales__median_amount",
-      "t0"."sales__m__accounts" AS "sales__accounts"
+      "t0"."sales__m__min_amount" AS "sales__min_amount"
     FROM (
       SELECT
         id AS "sales__d__id",
@@ -44,11 +44,11 @@ WITH "t2" AS (
 )
 SELECT
   "t9"."k0",
-  "t9"."sales__avg_amount" AS "o0",
-  "t9"."sales__min_amount" AS "o1",
+  COALESCE("t9"."sales__accounts", 0) AS "o0",
+  "t9"."sales__avg_amount" AS "o1",
   "t9"."sales__max_amount" AS "o2",
   "t9"."sales__median_amount" AS "o3",
-  COALESCE("t9"."sales__accounts", 0) AS "o4"
+  "t9"."sales__min_amount" AS "o4"
 FROM (
   SELECT
     "t8".*
@@ -57,11 +57,11 @@ FROM (
     SELECT
       "t6"."k0",
       "t7"."r_k0",
+      "t7"."sales__accounts",
       "t7"."sales__avg_amount",
-      "t7"."sales__min_amount",
       "t7"."sales__max_amount",
       "t7"."sales__median_amount",
-      "t7"."sales__accounts"
+      "t7"."sales__min_amount"
     FROM (
       SELECT DISTINCT
         "t3"."k0"
@@ -70,11 +70,11 @@ FROM (
     LEFT OUTER JOIN (
       SELECT
         "t3"."k0" AS "r_k0",
+        "t3"."sales__accounts",
         "t3"."sales__avg_amount",
-        "t3"."sales__min_amount",
         "t3"."sales__max_amount",
         "t3"."sales__median_amount",
-        "t3"."sales__accounts"
+        "t3"."sales__min_amount"
       FROM "t2" AS "t3"
     ) AS "t7"
       ON "t6"."k0" IS NOT DISTINCT FROM "t7"."r_k0"

@@ -1,13 +1,13 @@
 WITH "t2" AS (
   SELECT
     "t1"."k0",
-    SUM("t1"."sales__total") AS "sales__total",
-    COUNT("t1"."sales__count") AS "sales__count"
+    COUNT("t1"."sales__count") AS "sales__count",
+    SUM("t1"."sales__total") AS "sales__total"
   FROM (
     SELECT
       "t0"."sales__d__account" AS "k0",
-      "t0"."sales__m__total" AS "sales__total",
-      1 AS "sales__count"
+      1 AS "sales__count",
+      "t0"."sales__m__total" AS "sales__total"
     FROM (
       SELECT
         id AS "sales__d__id",
@@ -44,14 +44,14 @@ WITH "t2" AS (
 )
 SELECT
   "t8"."k0",
-  COALESCE("t8"."sales__total", 0) AS "o0",
-  COALESCE("t8"."sales__count", 0) AS "o1"
+  COALESCE("t8"."sales__count", 0) AS "o0",
+  COALESCE("t8"."sales__total", 0) AS "o1"
 FROM (
   SELECT
     "t6"."k0",
     "t7"."r_k0",
-    "t7"."sales__total",
-    "t7"."sales__count"
+    "t7"."sales__count",
+    "t7"."sales__total"
   FROM (
     SELECT DISTINCT
       "t3"."k0"
@@ -60,8 +60,8 @@ FROM (
   LEFT OUTER JOIN (
     SELECT
       "t3"."k0" AS "r_k0",
-      "t3"."sales__total",
-      "t3"."sales__count"
+      "t3"."sales__count",
+      "t3"."sales__total"
     FROM "t2" AS "t3"
   ) AS "t7"
     ON "t6"."k0" IS NOT DISTINCT FROM "t7"."r_k0"

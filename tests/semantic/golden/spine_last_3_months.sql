@@ -1,7 +1,7 @@
 SELECT
   "t7"."k0",
-  COALESCE("t7"."sales__total", 0) AS "o0",
-  COALESCE("t7"."sales__total", 0) / NULLIF(CAST(COALESCE("t7"."sales__count", 0) AS DOUBLE), 0.0) AS "o1"
+  COALESCE("t7"."sales__total", 0) / NULLIF(CAST(COALESCE("t7"."sales__count", 0) AS DOUBLE), 0.0) AS "o0",
+  COALESCE("t7"."sales__total", 0) AS "o1"
 FROM (
   SELECT
     "t2"."k0",
