@@ -967,16 +967,19 @@ class _Planner:
         ``cut`` is the start of a range whose lower bound was lifted for a running total:
         the spine still reaches back to it when the data starts later.
         """
+        measured = any(leaf.measure.type != "number" for leaf in leaves.values())
         if not key_names:
             table = subqueries[0]
             for sq in subqueries[1:]:
                 table = table.cross_join(sq)
+        elif len(subqueries) == 1 and (time_key is None or not measured):
+            # One grouped subquery already has one row per key combination.
+            table = subqueries[0]
         else:
             union = subqueries[0].select(*key_names)
             for sq in subqueries[1:]:
                 union = union.union(sq.select(*key_names))
             union = union.distinct()
-            measured = any(leaf.measure.type != "number" for leaf in leaves.values())
             if time_key is not None and measured:
                 name = f"k{keys.index(time_key)}"
                 spine = self._spine(time_key, name, ranges, union, cut)

@@ -1,4 +1,11 @@
-WITH "t2" AS (
+SELECT
+  "t2"."k0",
+  COALESCE("t2"."sales__accounts", 0) AS "o0",
+  "t2"."sales__avg_amount" AS "o1",
+  "t2"."sales__max_amount" AS "o2",
+  "t2"."sales__median_amount" AS "o3",
+  "t2"."sales__min_amount" AS "o4"
+FROM (
   SELECT
     "t1"."k0",
     COUNT(DISTINCT "t1"."sales__accounts") AS "sales__accounts",
@@ -41,45 +48,7 @@ WITH "t2" AS (
   ) AS "t1"
   GROUP BY
     1
-)
-SELECT
-  "t9"."k0",
-  COALESCE("t9"."sales__accounts", 0) AS "o0",
-  "t9"."sales__avg_amount" AS "o1",
-  "t9"."sales__max_amount" AS "o2",
-  "t9"."sales__median_amount" AS "o3",
-  "t9"."sales__min_amount" AS "o4"
-FROM (
-  SELECT
-    "t8".*
-    EXCLUDE ("r_k0")
-  FROM (
-    SELECT
-      "t6"."k0",
-      "t7"."r_k0",
-      "t7"."sales__accounts",
-      "t7"."sales__avg_amount",
-      "t7"."sales__max_amount",
-      "t7"."sales__median_amount",
-      "t7"."sales__min_amount"
-    FROM (
-      SELECT DISTINCT
-        "t3"."k0"
-      FROM "t2" AS "t3"
-    ) AS "t6"
-    LEFT OUTER JOIN (
-      SELECT
-        "t3"."k0" AS "r_k0",
-        "t3"."sales__accounts",
-        "t3"."sales__avg_amount",
-        "t3"."sales__max_amount",
-        "t3"."sales__median_amount",
-        "t3"."sales__min_amount"
-      FROM "t2" AS "t3"
-    ) AS "t7"
-      ON "t6"."k0" IS NOT DISTINCT FROM "t7"."r_k0"
-  ) AS "t8"
-) AS "t9"
+) AS "t2"
 ORDER BY
-  "t9"."k0" ASC
+  "t2"."k0" ASC
 LIMIT 10001

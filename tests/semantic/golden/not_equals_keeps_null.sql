@@ -1,4 +1,8 @@
-WITH "t2" AS (
+SELECT
+  "t2"."k0",
+  COALESCE("t2"."sales__count", 0) AS "o0",
+  COALESCE("t2"."sales__total", 0) AS "o1"
+FROM (
   SELECT
     "t1"."k0",
     COUNT("t1"."sales__count") AS "sales__count",
@@ -41,31 +45,7 @@ WITH "t2" AS (
   ) AS "t1"
   GROUP BY
     1
-)
-SELECT
-  "t8"."k0",
-  COALESCE("t8"."sales__count", 0) AS "o0",
-  COALESCE("t8"."sales__total", 0) AS "o1"
-FROM (
-  SELECT
-    "t6"."k0",
-    "t7"."r_k0",
-    "t7"."sales__count",
-    "t7"."sales__total"
-  FROM (
-    SELECT DISTINCT
-      "t3"."k0"
-    FROM "t2" AS "t3"
-  ) AS "t6"
-  LEFT OUTER JOIN (
-    SELECT
-      "t3"."k0" AS "r_k0",
-      "t3"."sales__count",
-      "t3"."sales__total"
-    FROM "t2" AS "t3"
-  ) AS "t7"
-    ON "t6"."k0" IS NOT DISTINCT FROM "t7"."r_k0"
-) AS "t8"
+) AS "t2"
 ORDER BY
-  "t8"."k0" ASC
+  "t2"."k0" ASC
 LIMIT 10001

@@ -1,4 +1,7 @@
-WITH "t6" AS (
+SELECT
+  "t6"."k0",
+  COALESCE("t6"."accounts__seats", 0) AS "o0"
+FROM (
   SELECT
     "t5"."k0",
     SUM(CAST("t5"."accounts__seats" AS DOUBLE)) AS "accounts__seats"
@@ -47,28 +50,7 @@ WITH "t6" AS (
   ) AS "t5"
   GROUP BY
     1
-)
-SELECT
-  "t12"."k0",
-  COALESCE("t12"."accounts__seats", 0) AS "o0"
-FROM (
-  SELECT
-    "t10"."k0",
-    "t11"."r_k0",
-    "t11"."accounts__seats"
-  FROM (
-    SELECT DISTINCT
-      "t7"."k0"
-    FROM "t6" AS "t7"
-  ) AS "t10"
-  LEFT OUTER JOIN (
-    SELECT
-      "t7"."k0" AS "r_k0",
-      "t7"."accounts__seats"
-    FROM "t6" AS "t7"
-  ) AS "t11"
-    ON "t10"."k0" IS NOT DISTINCT FROM "t11"."r_k0"
-) AS "t12"
+) AS "t6"
 ORDER BY
-  "t12"."k0" ASC
+  "t6"."k0" ASC
 LIMIT 10001
