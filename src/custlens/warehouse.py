@@ -49,6 +49,8 @@ class Warehouse:
         self._location = location
         self._database: str | None = None
         self._opened: dict[str, ir.Table] = {}
+        self._prepared: set[str] = set()
+        """SQL texts whose in-memory tables are registered on this connection."""
 
     # -- connecting -------------------------------------------------------
 
@@ -187,8 +189,13 @@ class Warehouse:
             from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
             # What Ibis's own execution does around the SQL: register the in-memory
-            # tables the expression names, then type the result as it promises.
-            self.con._run_pre_execute_hooks(expr)
+            # tables the expression names (once: the expression keeps them alive),
+            # then type the result as it promises.
+            if sql not in self._prepared:
+                self.con._run_pre_execute_hooks(expr)
+                if len(self._prepared) > 4096:  # plans come and go: keep it bounded
+                    self._prepared.clear()
+                self._prepared.add(sql)
             arrow = self.con.con.sql(sql).to_arrow_table()
             arrow = expr.__pyarrow_result__(arrow, data_mapper=DuckDBPyArrowData)
             return expr.__polars_result__(pl.from_arrow(arrow))  # type: ignore[no-any-return]
