@@ -203,7 +203,9 @@ def _print_run(result: Any) -> None:
     for name, rows in result.rollups.items():
         table.add_row(name, f"{rows:,}", "[green]rollup[/]")
     for name, why in result.skipped.items():
-        table.add_row(name, "", f"[yellow]skipped[/]: {why}")
+        table.add_row(name, "", f"[yellow]skipped[/]: {escape(why)}")
+    for name, why in result.rollups_skipped.items():
+        table.add_row(f"rollup {name}", "", f"[yellow]skipped[/]: {escape(why)}")
     console.print(table)
     console.print(f"Finished in {result.seconds:.1f} s")
 
@@ -220,7 +222,7 @@ def rollups() -> None:
     for name, rows in built.written.items():
         table.add_row(name, f"{rows:,}", "[green]written[/]")
     for name, why in built.skipped.items():
-        table.add_row(name, "", f"[yellow]skipped[/]: {why}")
+        table.add_row(name, "", f"[yellow]skipped[/]: {escape(why)}")
     console.print(table)
     console.print(f"Finished in {time.perf_counter() - started:.1f} s")
 

@@ -56,6 +56,8 @@ class RunResult:
     """What facts reported about themselves (fitted model parameters), by fact."""
     rollups: dict[str, int] = field(default_factory=dict)
     """Rollup tables of the semantic model built after the facts, with their rows."""
+    rollups_skipped: dict[str, str] = field(default_factory=dict)
+    """Rollups not built (``cube.rollup``, or ``rollups`` for a broken model), and why."""
     status: str = "succeeded"
     seconds: float = 0.0
 

@@ -147,10 +147,10 @@ class Workspace:
         try:
             built = self.build_rollups(result.run_id, progress=progress)
         except ConfigError as exc:  # a broken semantic model does not undo the facts
-            result.skipped["rollups"] = str(exc)
+            result.rollups_skipped["rollups"] = str(exc)
             return result
         result.rollups = built.written
-        result.skipped.update({f"rollup {name}": why for name, why in built.skipped.items()})
+        result.rollups_skipped = built.skipped
         return result
 
     def build_rollups(

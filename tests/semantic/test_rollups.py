@@ -332,7 +332,7 @@ def test_a_rollup_whose_table_is_missing_is_skipped_with_the_reason(fresh):
     ws = Workspace(fresh.path)
     try:
         result = ws.run(only=["dim_customers"])
-        assert "t_gone" in result.skipped["rollup sales.by_month"]
+        assert "t_gone" in result.rollups_skipped["sales.by_month"]
         assert BALANCES_TABLE in result.rollups
     finally:
         ws.close()

@@ -255,6 +255,8 @@ def build(
                     }
                 )
                 notify(label, "done")
+        if not staged and not warehouse.has(REGISTRY):
+            return result  # nothing built, nothing to retire
         warehouse.stage(REGISTRY, _registry(records))
         warehouse.publish([*staged, REGISTRY])
     except Exception:
