@@ -28,6 +28,8 @@ from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.warehouse import Warehouse
 
 if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
     from custlens.semantic import Compiler, QueryResult, SemanticModel
     from custlens.semantic.access import Role
 
@@ -210,12 +212,13 @@ class Workspace:
             runs = self.warehouse.table(RUNS_TABLE)
         except NotFoundError:
             return None
-        latest = self.warehouse.to_polars(
-            runs.filter(runs.status == "succeeded")
-            .order_by(runs.started_at.desc())
-            .limit(1)
-            .select("as_of")
-        )
+
+        def build() -> tuple[ir.Table, list[ir.Scalar]]:
+            latest = runs.filter(runs.status == "succeeded").order_by(runs.started_at.desc())
+            return latest.limit(1).select("as_of"), []
+
+        # Prepared: compiled once per connection (until it writes), not per question.
+        latest = self.warehouse.run_prepared(("last_run_as_of",), build, [])
         return latest["as_of"][0] if latest.height else None  # type: ignore[no-any-return]
 
     def as_of(self) -> date:
