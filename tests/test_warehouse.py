@@ -72,6 +72,17 @@ def test_pipeline_on_a_postgres_warehouse(tmp_path, pg_schema):
         ws.load({"subscription_lines": lines})
         ws.run(as_of=date(2024, 3, 1))
         growth = ws.table("growth_summary").sort("month")
+        # Prepared queries bind through Ibis here (run_prepared's fallback).
+        assert ws.last_run_as_of() == date(2024, 3, 31)
+        wh = ws.warehouse
+
+        def build():
+            t, p = wh.table("src_subscription_lines"), ibis.param("string")
+            return t.filter(t.customer_id == p).select("customer_id", "amount"), [p]
+
+        for cid, amount in (("a", 1200.0), ("b", 40.0)):
+            got = wh.run_prepared(("lines",), build, [cid])
+            assert got.rows() == [(cid, amount)]
     # a pays 100 a month all year; b pays 40 in February only.
     assert growth["ending_mrr"].to_list() == [100.0, 140.0, 100.0]
     assert growth["churn_mrr"].to_list() == [0.0, 0.0, 40.0]
