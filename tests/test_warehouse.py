@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
+import ibis
 import polars as pl
 import psycopg
 import pytest
@@ -71,6 +72,17 @@ def test_pipeline_on_a_postgres_warehouse(tmp_path, pg_schema):
         ws.load({"subscription_lines": lines})
         ws.run(as_of=date(2024, 3, 1))
         growth = ws.table("growth_summary").sort("month")
+        # Prepared queries bind through Ibis here (run_prepared's fallback).
+        assert ws.last_run_as_of() == date(2024, 3, 31)
+        wh = ws.warehouse
+
+        def build():
+            t, p = wh.table("src_subscription_lines"), ibis.param("string")
+            return t.filter(t.customer_id == p).select("customer_id", "amount"), [p]
+
+        for cid, amount in (("a", 1200.0), ("b", 40.0)):
+            got = wh.run_prepared(("lines",), build, [cid])
+            assert got.rows() == [(cid, amount)]
     # a pays 100 a month all year; b pays 40 in February only.
     assert growth["ending_mrr"].to_list() == [100.0, 140.0, 100.0]
     assert growth["churn_mrr"].to_list() == [0.0, 0.0, 40.0]
@@ -83,3 +95,81 @@ def test_pipeline_on_a_postgres_warehouse(tmp_path, pg_schema):
             )
         }
     assert {"growth_summary", "mrr_movements", "src_subscription_lines"} <= tables
+
+
+PEOPLE = pl.DataFrame(
+    {
+        "customer_id": ["a", "b", "c", "x' OR '1'='1"],
+        "amount": [1.5, 2.0, None, 4.0],
+        "seen_at": [
+            datetime(2024, 1, 2, 3, 4, 5),
+            None,
+            datetime(2024, 6, 1),
+            datetime(2023, 1, 1),
+        ],
+        "day": [date(2024, 1, 2), date(2024, 2, 3), None, date(2023, 1, 1)],
+    }
+)
+
+
+def _by_ids(wh: Warehouse, calls: list[int], count: int):
+    def build():
+        calls.append(count)
+        t = wh.table("people")
+        params = [ibis.param("string") for _ in range(count)]
+        # A parameter used twice, and a union of one filter per id.
+        parts = [t.filter((t.customer_id == p) | (t.customer_id == p.upper())) for p in params]
+        return ibis.union(*parts, distinct=False) if count > 1 else parts[0], params
+
+    return build
+
+
+def test_run_prepared_binds_values_into_a_query_compiled_once(make_workspace):
+    wh = make_workspace().warehouse
+    wh.write_tables({"people": PEOPLE})
+    calls: list[int] = []
+    t = wh.table("people")
+    for ids in (["a"], ["c"], ["b", "c"], ["c", "a"], ["zz", "b"]):
+        got = wh.run_prepared(("people", len(ids)), _by_ids(wh, calls, len(ids)), ids)
+        # The same frame, types included, as the expression with the values as literals.
+        expected = wh.to_polars(t.filter(t.customer_id.isin(ids)))
+        assert got.schema == expected.schema
+        assert got.sort("customer_id").equals(expected.sort("customer_id")), ids
+    assert calls == [1, 2]  # built once per key
+    # A value is bound, never pasted into the SQL: quotes in it change nothing.
+    hit = wh.run_prepared(("people", 1), _by_ids(wh, calls, 1), ["x' OR '1'='1"])
+    assert hit["customer_id"].to_list() == ["x' OR '1'='1"]
+    if wh.kind == "duckdb":
+        sql = wh._prepared[("people", 1)].sql
+        assert sql is not None and "$1" in sql and "custlens-param" not in sql
+    assert calls == [1, 2]
+
+
+def test_run_prepared_builds_again_after_this_connection_writes(make_workspace):
+    wh = make_workspace().warehouse
+    wh.write_tables({"people": PEOPLE})
+    calls: list[int] = []
+    before = wh.run_prepared(("people", 1), _by_ids(wh, calls, 1), ["a"])
+    assert before.columns == ["customer_id", "amount", "seen_at", "day"]
+    # The table is replaced with another schema and other rows.
+    wh.write_tables({"people": pl.DataFrame({"customer_id": ["a", "a"], "n": [7, 8]})})
+    after = wh.run_prepared(("people", 1), _by_ids(wh, calls, 1), ["a"])
+    assert calls == [1, 1]
+    assert after.columns == ["customer_id", "n"]
+    assert sorted(after["n"].to_list()) == [7, 8]
+
+
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)
+def test_run_prepared_checks_its_parameters(make_workspace):
+    wh = make_workspace().warehouse
+    wh.write_tables({"people": PEOPLE})
+    with pytest.raises(ValueError, match="takes 2 values, got 1"):
+        wh.run_prepared(("people", 2), _by_ids(wh, [], 2), ["a"])
+
+    def numeric():
+        t = wh.table("people")
+        p = ibis.param("float64")
+        return t.filter(t.amount == p), [p]
+
+    with pytest.raises(TypeError, match="string parameters"):
+        wh.run_prepared(("amount",), numeric, ["1.5"])

@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import ibis
 import polars as pl
 
 from custlens.errors import NotFoundError
@@ -175,26 +176,35 @@ def latest_as_of(ws: Workspace) -> date:
 
 
 class _Reader:
-    """Filtered reads of one customer's rows from the workspace's tables."""
+    """Filtered reads of one customer's rows from the workspace's tables.
+
+    Each read is a prepared query (:meth:`Warehouse.run_prepared`): its shape (table,
+    column, number of ids) is compiled once per warehouse connection and the ids are
+    bound as parameters. Several ids are read as a ``UNION ALL`` of one equality per id,
+    which DuckDB answers from the matching row groups (an ``IN`` list scans them all).
+    """
 
     def __init__(self, ws: Workspace) -> None:
-        self.ws = ws
+        self.warehouse = ws.warehouse
         self.present = set(ws.tables())
         self.as_of: date = latest_as_of(ws)
-        self._tables: dict[str, ir.Table] = {}
 
-    def table(self, name: str) -> ir.Table | None:
-        if name not in self.present:
-            return None
-        if name not in self._tables:
-            self._tables[name] = self.ws.warehouse.table(name)
-        return self._tables[name]
+    def _matching(self, name: str, column: str, count: int) -> tuple[ir.Table, list[ir.Scalar]]:
+        """The rows of ``name`` whose ``column`` equals one of ``count`` parameters."""
+        t = self.warehouse.table(name)
+        params = [ibis.param("string") for _ in range(count)]
+        parts = [t.filter(t[column] == p) for p in params]
+        return (parts[0] if count == 1 else ibis.union(*parts, distinct=False)), params
 
     def rows(self, name: str, ids: list[str], column: str = "customer_id") -> pl.DataFrame:
-        t = self.table(name)
-        if t is None:
+        ids = list(dict.fromkeys(ids))  # a union of equalities: each id once
+        if name not in self.present or not ids:
             return pl.DataFrame()
-        frame = self.ws.warehouse.to_polars(t.filter(t[column].isin(ids)))
+        frame = self.warehouse.run_prepared(
+            ("profile.rows", name, column, len(ids)),
+            lambda: self._matching(name, column, len(ids)),
+            ids,
+        )
         return frame.drop("_run_id", strict=False)
 
     def one(self, name: str, column: str, ids: list[str]) -> dict[str, Any] | None:
@@ -202,32 +212,48 @@ class _Reader:
         return frame.row(0, named=True) if frame.height else None
 
     def latest(self, name: str, column: str, ids: list[str]) -> datetime | None:
-        t = self.table(name)
-        if t is None:
+        ids = list(dict.fromkeys(ids))
+        if name not in self.present or not ids:
             return None
-        t = t.filter(t.customer_id.isin(ids), t[column].date() <= self.as_of)
-        value = self.ws.warehouse.scalar(t[column].max())
-        return None if value is None or value != value else _to_datetime(value)
+        as_of = self.as_of
+
+        def build() -> tuple[ir.Table, list[ir.Scalar]]:
+            rows, params = self._matching(name, "customer_id", len(ids))
+            rows = rows.filter(rows[column].date() <= as_of)
+            return rows.aggregate(latest=rows[column].max()), params
+
+        frame = self.warehouse.run_prepared(
+            ("profile.latest", name, column, len(ids), as_of), build, ids
+        )
+        value = frame["latest"][0] if frame.height else None
+        return None if value is None else _to_datetime(value)
 
     def identity(self, customer_id: str) -> tuple[str, list[dict[str, str | None]]]:
         """The resolved id and every (id, system) record of the customer."""
-        identity = self.table("customer_identity")
-        if identity is None:
+        if "customer_identity" not in self.present:
             record = self.one("src_customers", "customer_id", [customer_id])
             if record is None:
                 raise NotFoundError(f"no customer {customer_id!r}")
             return customer_id, [{"id": customer_id, "system": record.get("source_system")}]
-        hit = self.ws.warehouse.to_polars(
-            identity.filter(identity.source_customer_id == customer_id).select("customer_id")
-        )
+
+        def build() -> tuple[ir.Table, list[ir.Scalar]]:
+            # One query: every record of the customer(s) the id is a record of.
+            t = self.warehouse.table("customer_identity")
+            param = ibis.param("string")
+            hit = t.filter(t.source_customer_id == param).select("customer_id")
+            records = t.filter(t.customer_id.isin(hit.customer_id))
+            return records.select(
+                "customer_id", "source_customer_id", "source_system", "is_primary"
+            ), [param]
+
+        records = self.warehouse.run_prepared(("profile.identity",), build, [customer_id])
+        hit = records.filter(pl.col("source_customer_id") == customer_id)
         if not hit.height:
             raise NotFoundError(f"no customer {customer_id!r}")
         resolved = hit["customer_id"][0]
-        records = self.ws.warehouse.to_polars(
-            identity.filter(identity.customer_id == resolved).select(
-                "source_customer_id", "source_system", "is_primary"
-            )
-        ).sort(["is_primary", "source_customer_id"], descending=[True, False])
+        records = records.filter(pl.col("customer_id") == resolved).sort(
+            ["is_primary", "source_customer_id"], descending=[True, False]
+        )
         return resolved, [
             {"id": r["source_customer_id"], "system": r["source_system"]}
             for r in records.iter_rows(named=True)

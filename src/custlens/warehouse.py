@@ -22,7 +22,8 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -38,6 +39,19 @@ if TYPE_CHECKING:
 
 STAGE_PREFIX = "_stage_"
 
+Build = Callable[[], "tuple[ir.Table, Sequence[ir.Scalar]]"]
+"""What :meth:`Warehouse.run_prepared` calls once per key: an expression and its parameters."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A query kept by :meth:`Warehouse.run_prepared`."""
+
+    expr: ir.Table
+    params: tuple[ir.Scalar, ...]
+    sql: str | None
+    """DuckDB: the SQL with a ``$n`` placeholder per parameter; None elsewhere."""
+
 
 class Warehouse:
     """A connection to the warehouse, with atomic multi-table writes."""
@@ -49,7 +63,8 @@ class Warehouse:
         self._location = location
         self._database: str | None = None
         self._opened: dict[str, ir.Table] = {}
-        self._prepared: set[str] = set()
+        self._prepared: dict[Hashable, _Prepared] = {}
+        self._registered: set[str] = set()
         """SQL texts whose in-memory tables are registered on this connection."""
 
     # -- connecting -------------------------------------------------------
@@ -178,33 +193,123 @@ class Warehouse:
         """Execute a scalar expression and return its Python value."""
         return self.con.execute(expr)
 
-    def to_polars(self, expr: ir.Table, *, sql: str | None = None) -> pl.DataFrame:
+    def to_polars(
+        self,
+        expr: ir.Table,
+        params: Mapping[ir.Scalar, Any] | None = None,
+        *,
+        sql: str | None = None,
+    ) -> pl.DataFrame:
         """Execute an expression on this backend and return a Polars frame.
 
-        ``sql`` is what :meth:`compile` gave for ``expr`` earlier: on DuckDB it runs
-        as it is instead of compiling the expression again (tens of milliseconds
-        for a large query; callers that keep plans pass it).
+        Args:
+            params: values of the expression's parameters (``ibis.param``), if any.
+            sql: what :meth:`compile` gave for ``expr`` (without parameters) earlier:
+                on DuckDB it runs as it is instead of compiling the expression again
+                (tens of milliseconds for a large query; callers that keep plans pass it).
         """
-        if sql is not None and self.kind == "duckdb":
+        if sql is not None and params is None and self.kind == "duckdb":
             from ibis.backends.duckdb.converter import DuckDBPyArrowData
 
             # What Ibis's own execution does around the SQL: register the in-memory
             # tables the expression names (once: the expression keeps them alive),
             # then type the result as it promises.
-            if sql not in self._prepared:
+            if sql not in self._registered:
                 self.con._run_pre_execute_hooks(expr)
-                if len(self._prepared) > 4096:  # plans come and go: keep it bounded
-                    self._prepared.clear()
-                self._prepared.add(sql)
+                if len(self._registered) > 4096:  # plans come and go: keep it bounded
+                    self._registered.clear()
+                self._registered.add(sql)
             arrow = self.con.con.sql(sql).to_arrow_table()
             arrow = expr.__pyarrow_result__(arrow, data_mapper=DuckDBPyArrowData)
             return expr.__polars_result__(pl.from_arrow(arrow))  # type: ignore[no-any-return]
-        frame = self.con.to_polars(expr)
+        frame = self.con.to_polars(expr, params=params)
         if self.kind == "pyspark":
             # Spark stores microseconds but hands them over as nanoseconds;
             # the same table must read the same on every backend.
             frame = frame.with_columns(pl.col(pl.Datetime("ns")).cast(pl.Datetime("us")))
         return frame
+
+    def run_prepared(self, key: Hashable, build: Build, values: Sequence[str]) -> pl.DataFrame:
+        """Execute a query with string parameters, compiled once per ``key``.
+
+        A query asked again and again with other values (a profile's per-customer reads)
+        pays Ibis's compilation once: ``build()`` returns the expression and its
+        parameters (``ibis.param("string")``, in the order of ``values``) and is called
+        the first time ``key`` is seen, then again only after this connection writes
+        (:meth:`stage`, :meth:`publish`, :meth:`discard`, :meth:`write_tables`). The key
+        must name everything the expression depends on besides the parameters (table,
+        columns, how many parameters, any constant).
+
+        On DuckDB the SQL is compiled once with a placeholder per parameter (``$1``…,
+        put in by SQLGlot) and run with ``values`` bound: they never become SQL text.
+        Other backends keep the expression and bind the values through Ibis on each call.
+        The frame is the one :meth:`to_polars` returns for the same expression and values.
+
+        Like the opened tables, a prepared query does not notice another connection's
+        write (a replaced table is read by name; a changed schema is not seen).
+
+        Example::
+
+            def build():
+                t = warehouse.table("health_scores")
+                p = ibis.param("string")
+                return t.filter(t.customer_id == p), [p]
+
+            warehouse.run_prepared(("health", "customer_id"), build, ["C1"])
+        """
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            expr, params = build()
+            prepared = self._prepared[key] = self._prepare(expr, tuple(params))
+        if len(values) != len(prepared.params):
+            raise ValueError(
+                f"prepared query {key!r} takes {len(prepared.params)} values, got {len(values)}"
+            )
+        if prepared.sql is None:
+            return self.to_polars(prepared.expr, dict(zip(prepared.params, values, strict=True)))
+        from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+        table = self.con.con.execute(prepared.sql, list(values)).to_arrow_table()
+        expr = prepared.expr
+        table = expr.__pyarrow_result__(table, data_mapper=DuckDBPyArrowData)
+        return expr.__polars_result__(pl.from_arrow(table))  # type: ignore[no-any-return]
+
+    def _prepare(self, expr: ir.Table, params: tuple[ir.Scalar, ...]) -> _Prepared:
+        for param in params:
+            if not param.type().is_string():
+                raise TypeError(f"run_prepared takes string parameters, not {param.type()}")
+        expr = expr.as_table()
+        if self.kind != "duckdb":
+            return _Prepared(expr, params, None)
+        import sqlglot.expressions as sge
+
+        # Each parameter is compiled as a unique string literal, which SQLGlot's tree then
+        # swaps for a typed placeholder: no value is ever pasted into the text.
+        tokens = {f"custlens-param-{i}-{uuid.uuid4().hex}": i for i in range(len(params))}
+        self.con._run_pre_execute_hooks(expr)
+        tree = self.con.compiler.to_sqlglot(expr, params=dict(zip(params, tokens, strict=True)))
+        seen: set[int] = set()
+
+        def swap(node: sge.Expression) -> sge.Expression:
+            if isinstance(node, sge.Literal) and node.is_string and node.this in tokens:
+                number = tokens[node.this]
+                seen.add(number)
+                placeholder = sge.Placeholder(this=str(number + 1))
+                return sge.Cast(this=placeholder, to=sge.DataType.build("VARCHAR"))
+            return node
+
+        # copy=True: Ibis shares one node between the places a parameter is used.
+        sql = tree.transform(swap, copy=True).sql(dialect=self.con.dialect)
+        if len(seen) != len(params) or any(token in sql for token in tokens):
+            # A parameter Ibis did not compile to a plain literal: bind it through Ibis.
+            return _Prepared(expr, params, None)
+        return _Prepared(expr, params, sql)
+
+    def _forget(self) -> None:
+        """Drop the opened tables and prepared queries: a write may replace a table or
+        change its schema."""
+        self._opened.clear()
+        self._prepared.clear()
 
     # -- writing ----------------------------------------------------------
 
@@ -213,7 +318,7 @@ class Warehouse:
 
         The live table ``name`` is untouched until :meth:`publish`.
         """
-        self._opened.clear()  # a write may replace a table or change its schema
+        self._forget()
         staged = STAGE_PREFIX + name
         if isinstance(obj, pl.DataFrame) and self.kind != "duckdb":
             obj = obj.to_arrow()
@@ -233,7 +338,7 @@ class Warehouse:
 
     def publish(self, names: Iterable[str]) -> None:
         """Replace each live table by its staging table, all at once where the backend allows."""
-        self._opened.clear()  # a write may replace a table or change its schema
+        self._forget()
         names = list(names)
         if not names:
             return
@@ -262,7 +367,7 @@ class Warehouse:
 
     def discard(self, names: Iterable[str]) -> None:
         """Drop staging tables left by an interrupted write."""
-        self._opened.clear()  # a write may replace a table or change its schema
+        self._forget()
         for name in names:
             staged = STAGE_PREFIX + name
             if self.kind == "pyspark":
@@ -277,7 +382,7 @@ class Warehouse:
         Args:
             tables: name → Ibis table, Polars frame or Arrow table.
         """
-        self._opened.clear()  # a write may replace a table or change its schema
+        self._forget()
         staged: list[str] = []
         try:
             for name, obj in tables.items():

@@ -46,7 +46,6 @@ class Workspace:
         self._warehouse: Warehouse | None = None
         self._model: SemanticModel | None = None
         self._compiler: Compiler | None = None
-        self._latest_run: tuple[ir.Table, str] | None = None
         self.results: ResultCache | None = None
         """Answers to share with other workspaces on the same folder (the server's threads)."""
 
@@ -142,7 +141,6 @@ class Workspace:
         from custlens.pipeline import run
 
         self._compiler = None  # cube tables are about to change
-        self._latest_run = None
         result = run(self.warehouse, self.config, as_of=as_of, progress=progress, only=only)
         try:
             built = self.build_rollups(result.run_id, progress=progress)
@@ -246,23 +244,19 @@ class Workspace:
     def latest_run(self) -> tuple[str | None, date | None]:
         """Id and as-of date of the latest successful run; (None, None) before the first.
 
-        One small query, asked on every semantic query and every profile: its SQL
-        is compiled once per workspace.
+        One small query, asked on every semantic query and every profile.
         """
-        if self._latest_run is None:
-            try:
-                runs = self.warehouse.table(RUNS_TABLE)
-            except NotFoundError:
-                return None, None
-            expr = (
-                runs.filter(runs.status == "succeeded")
-                .order_by(runs.started_at.desc())
-                .limit(1)
-                .select("run_id", "as_of")
-            )
-            self._latest_run = (expr, self.warehouse.compile(expr))
-        expr, sql = self._latest_run
-        latest = self.warehouse.to_polars(expr, sql=sql)
+        try:
+            runs = self.warehouse.table(RUNS_TABLE)
+        except NotFoundError:
+            return None, None
+
+        def build() -> tuple[ir.Table, list[ir.Scalar]]:
+            latest = runs.filter(runs.status == "succeeded").order_by(runs.started_at.desc())
+            return latest.limit(1).select("run_id", "as_of"), []
+
+        # Prepared: compiled once per connection (until it writes), not per question.
+        latest = self.warehouse.run_prepared(("latest_run",), build, [])
         if not latest.height:
             return None, None
         return latest["run_id"][0], latest["as_of"][0]
