@@ -267,6 +267,12 @@ class Server(_Strict):
 
     max_rows: int = Field(default=10_000, ge=1, description="Rows per query response at most.")
     query_timeout_seconds: float = Field(default=30.0, gt=0)
+    threads: int = Field(
+        default=4,
+        ge=1,
+        description="Requests answered at once; more wait. Each thread keeps its own "
+        "connection and compiled plans; queries are CPU-bound, so a few per core is plenty.",
+    )
     pii_salt: str | None = Field(
         default=None,
         description="Salt of the hashes that mask PII for unprivileged roles; default: a "
@@ -395,7 +401,7 @@ cac_source: auto
 
 # The query API (custlens serve): limits, roles and API keys. With no api_keys the
 # API answers every caller as an unprivileged role (PII hashed).
-# server: {max_rows: 10000, query_timeout_seconds: 30}
+# server: {max_rows: 10000, query_timeout_seconds: 30, threads: 4}
 # roles:
 #   admin: {privileged: true}
 #   emea_analyst:

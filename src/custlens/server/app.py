@@ -24,11 +24,14 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio.to_thread
 from fastapi import Body, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -99,7 +102,19 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     with Workspace(path) as ws:
         config = ws.config
         model = ws.semantic_model
-    app = FastAPI(title="custlens", version=__version__, docs_url="/docs", redoc_url=None)
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The worker threads of every blocking route (queries, profiles, the page).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.server.threads
+        yield
+
+    app = FastAPI(
+        title="custlens",
+        version=__version__,
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     app.state.workspace_path = path
     workspaces = _PerThread(path)
 
