@@ -267,6 +267,11 @@ class Server(_Strict):
 
     max_rows: int = Field(default=10_000, ge=1, description="Rows per query response at most.")
     query_timeout_seconds: float = Field(default=30.0, gt=0)
+    cache_answers: bool = Field(
+        default=True,
+        description="Keep query answers until the next run and share them between "
+        "requests (answers that read a loaded source are never kept).",
+    )
     threads: int = Field(
         default=4,
         ge=1,

@@ -69,12 +69,12 @@ class _PerThread:
     are reused across requests, and no connection is shared between threads. Query
     answers are shared by all of them (until the next run)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, cache_answers: bool = True) -> None:
         from custlens.semantic.compile import ResultCache
 
         self.path = path
         self._local = threading.local()
-        self.results = ResultCache()
+        self.results = ResultCache() if cache_answers else None
 
     def get(self) -> Workspace:
         from custlens.workspace import Workspace
@@ -116,7 +116,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.workspace_path = path
-    workspaces = _PerThread(path)
+    workspaces = _PerThread(path, config.server.cache_answers)
 
     @app.exception_handler(CustlensError)
     async def custlens_error(request: Request, exc: CustlensError) -> JSONResponse:
