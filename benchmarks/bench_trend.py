@@ -210,11 +210,19 @@ def _collect_garbage() -> None:
 
 
 def _custlens_group(con: Any, lines: Any) -> Any:
-    """Line items → ``src_customer_mrr`` (customer_id, month, mrr), materialised."""
-    monthly = lines.group_by(customer_id=lines.cus, month=lines.monc.truncate("M")).aggregate(
+    """Line items → ``src_customer_mrr`` (customer_id, month, mrr), materialised.
+
+    Grouped by ``monc``, the month's last day (one date per month, as pandas
+    groups), and moved to the month's first day after: 1.4 M dates truncated
+    instead of 6.1 M, the same rows.
+    """
+    monthly = lines.group_by(customer_id=lines.cus, monc=lines.monc).aggregate(
         mrr=lines.amount.sum()
     )
-    return con.create_table("src_customer_mrr", monthly)
+    return con.create_table(
+        "src_customer_mrr",
+        monthly.select("customer_id", month=monthly.monc.truncate("M"), mrr="mrr"),
+    )
 
 
 def _custlens_spine(con: Any, source: Any) -> Any:
