@@ -34,9 +34,10 @@ Choices where the issue is silent:
   (MRR swings within the window up to ~$200k); beyond, each is rounded once.
   Exact for |MRR| up to $10**13 a month in windows up to 100 months; far
   beyond, the engine reports an overflow.
-- relative_slope is computed from the same integers, n·cov / (var(x) · Σc)
-  with one division, not through the float mean: equal ratios (−4.292 /
-  56.98 and −0.348 / 4.62) are equal doubles, so risk_rank breaks such ties
+- relative_slope is computed from the same integers, n·cov / (var(x) · Σc),
+  not through the float mean: while the two products stay below 2**53 they
+  are exact and the one rounding is the division's, so equal ratios (−4.292 /
+  56.98 and −0.348 / 4.62) are equal doubles, and risk_rank breaks such ties
   by slope, then customer_id, on every engine and in every run (a float mean
   summed in parallel can differ in its last bit from run to run, and ranks
   built on it did). It is 0 for flat MRR and null with fewer than 2 months,
@@ -128,12 +129,10 @@ def trend(mrr: ir.Table, last: int, months: int, min_r_squared: float) -> ir.Tab
         current_mrr=window.y.max(where=x == months - 1),
     )
     sums = sums.filter(sums.max_mrr > 0)
-    # n² times the variances and the covariance, and the numerator and denominator
-    # of the relative slope: exact integers, each turned into a double once, in
-    # their own projection (repeated inside the formulas below, the wide-decimal
-    # products would be computed several times per row).
+    # n² times the variances and the covariance: exact integers, each turned into
+    # a double once, in their own projection (repeated inside the formulas below,
+    # the wide-decimal products would be computed several times per row).
     n, sx, sc = (sums[k].cast(WIDE) for k in ("n", "sx", "sc"))
-    cxx = n * sums.sxx.cast(WIDE) - sx * sx
     cdd = n * sums.scc - sc * sc
     cxd = n * sums.sxc.cast(WIDE) - sx * sc
     moments = sums.select(
@@ -143,12 +142,11 @@ def trend(mrr: ir.Table, last: int, months: int, min_r_squared: float) -> ir.Tab
         current_mrr=sums.current_mrr.fill_null(0.0).cast("float64"),
         flat=cdd == 0,
         level=sums.sc != 0,
-        cxx=cxx.cast("float64"),
+        # small: n ≤ N, Σx² < N³
+        cxx=(sums.n * sums.sxx - sums.sx * sums.sx).cast("float64"),
         cdd=cdd.cast("float64"),
         cxd=cxd.cast("float64"),
-        # slope / mean of the fitted cents = (cxd / cxx) / (Σc / n)
-        rel_num=(cxd * n).cast("float64"),
-        rel_den=(cxx * sc).cast("float64"),
+        sc=sums.sc.cast("float64"),
     )
     enough = moments.n >= 2
     slope = ibis.cases(
@@ -163,7 +161,8 @@ def trend(mrr: ir.Table, last: int, months: int, min_r_squared: float) -> ir.Tab
     )
     relative_slope = ibis.cases(
         (~enough, ibis.null("float64")),
-        (moments.level, moments.rel_num / moments.rel_den),
+        # slope / mean of the fitted cents = (cxd / cxx) / (Σc / n)
+        (moments.level, moments.cxd * moments.n / (moments.cxx * moments.sc)),
         (moments.flat, ibis.literal(0.0)),  # MRR under half a cent throughout
         else_=ibis.null("float64"),
     )
