@@ -189,3 +189,85 @@ def test_window_length_and_fit_threshold_come_from_config(run_facts):
         assert row["r_squared"] == pytest.approx(r2, rel=1e-6), customer
         assert row["relative_slope"] == pytest.approx(relative), customer
         assert (row["at_risk"], row["risk_rank"]) == (at_risk, rank), customer
+
+
+def test_large_mrr_is_fitted_exactly(run_facts):
+    # Window Mar–Jun. MRR in the tens of millions: 5e9 cents, whose square (2.5e19)
+    # overflows a 64-bit integer and is far past 2**53, where a float sum of
+    # squares keeps nothing of a one-cent wiggle.
+    histories: dict[str, list[float | None]] = {
+        # 50,000,000.00 twice, then 49,999,999.99 twice: in cents c − c̄ = +½, +½, −½, −½;
+        # Σdxdy = −1.5·½ − 0.5·½ + 0.5·(−½) + 1.5·(−½) = −2 → slope −2 / 5 = −0.4 cents
+        # = −0.004 a month; Σdy² = 1 → r² = 2² / (5 · 1) = 0.8, exactly: at risk at 0.8.
+        "wiggle": [None, None, 50_000_000.00, 50_000_000.00, 49_999_999.99, 49_999_999.99],
+        # 40M, 39M, 38M, 37M: a perfect line, slope −1,000,000, r² exactly 1, mean 38.5M.
+        "line": [None, None, 40_000_000.0, 39_000_000.0, 38_000_000.0, 37_000_000.0],
+        # Flat at 90,000,000.01: slope 0, r² null, never at risk.
+        "flat": [None, None, *[90_000_000.01] * 4],
+    }
+    got = by_customer(
+        run_facts(
+            {"customer_mrr": source(histories)},
+            AS_OF,
+            analytics="{mrr_trend: {months: 4, min_r_squared: 0.8}}",
+        )["mrr_trend_risk"]
+    )
+    wiggle = got["wiggle"]
+    assert wiggle["slope"] == pytest.approx(-0.004, rel=1e-12)
+    assert wiggle["r_squared"] == 0.8
+    assert wiggle["mean_mrr"] == pytest.approx(49_999_999.995, rel=1e-15)
+    assert wiggle["relative_slope"] == pytest.approx(-0.004 / 49_999_999.995, rel=1e-12)
+    # The line falls faster, in money and relative to its MRR: it ranks first on both.
+    assert (wiggle["at_risk"], wiggle["risk_rank"], wiggle["slope_rank"]) == (True, 2, 2)
+    line = got["line"]
+    assert line["slope"] == pytest.approx(-1_000_000.0, rel=1e-12)
+    assert line["r_squared"] == 1.0
+    assert line["relative_slope"] == pytest.approx(-1 / 38.5, rel=1e-12)
+    assert (line["at_risk"], line["risk_rank"], line["slope_rank"]) == (True, 1, 1)
+    flat = got["flat"]
+    assert (flat["slope"], flat["r_squared"], flat["at_risk"]) == (0.0, None, False)
+
+
+def test_equal_relative_slopes_rank_by_slope(run_facts):
+    # Pairs whose relative slopes are equal exactly but whose means are not exact in
+    # binary: a float mean summed in any order could put either first. Window Mar–Jun.
+    histories: dict[str, list[float | None]] = {
+        # 63.20, 58.71, 56.32, 49.69: ȳ = 56.98, dy = 6.22, 1.73, −0.66, −7.29;
+        # Σdxdy = −9.33 − 0.865 − 0.33 − 10.935 = −21.46 → slope −4.292;
+        # Σdy² = 95.261 → r² = 21.46² / (5 · 95.261) = 0.966884. Relative −4.292 / 56.98.
+        "t2_big": [None, None, 63.20, 58.71, 56.32, 49.69],
+        # 5.19, 4.77, 4.35, 4.17: ȳ = 4.62, dy = 0.57, 0.15, −0.27, −0.45;
+        # Σdxdy = −0.855 − 0.075 − 0.135 − 0.675 = −1.74 → slope −0.348;
+        # Σdy² = 0.6228 → r² = 1.74² / (5 · 0.6228) = 0.972254. Relative −0.348 / 4.62,
+        # the same as t2_big's: 4.292 · 4.62 = 0.348 · 56.98 = 19.82904.
+        "t1_small": [None, None, 5.19, 4.77, 4.35, 4.17],
+        # 28.35, 26.90 (started in May): slope −1.45, mean 27.625, r² 1.
+        "t4_short": [None, None, None, None, 28.35, 26.90],
+        # 15.51, 14.65, 14.13, 13.17: ȳ = 14.365, dy = 1.145, 0.285, −0.235, −1.195;
+        # Σdxdy = −1.7175 − 0.1425 − 0.1175 − 1.7925 = −3.77 → slope −0.754;
+        # Σdy² = 2.8755 → r² = 3.77² / (5 · 2.8755) = 0.988552. Relative −0.754 / 14.365,
+        # the same as t4_short's: 1.45 · 14.365 = 0.754 · 27.625 = 20.82925.
+        "t3_small": [None, None, 15.51, 14.65, 14.13, 13.17],
+    }
+    got = by_customer(
+        run_facts(
+            {"customer_mrr": source(histories)},
+            AS_OF,
+            analytics="{mrr_trend: {months: 4, min_r_squared: 0.8}}",
+        )["mrr_trend_risk"]
+    )
+    expected = {  # (slope, r², relative, risk_rank, slope_rank)
+        "t2_big": (-4.292, 0.966884, -4.292 / 56.98, 1, 1),
+        "t1_small": (-0.348, 0.972254, -0.348 / 4.62, 2, 4),
+        "t4_short": (-1.45, 1.0, -1.45 / 27.625, 3, 2),
+        "t3_small": (-0.754, 0.988552, -0.754 / 14.365, 4, 3),
+    }
+    for customer, (slope, r2, relative, rank, slope_rank) in expected.items():
+        row = got[customer]
+        assert row["slope"] == pytest.approx(slope, rel=1e-9), customer
+        assert row["r_squared"] == pytest.approx(r2, rel=1e-6), customer
+        assert row["relative_slope"] == pytest.approx(relative, rel=1e-12), customer
+        assert (row["at_risk"], row["risk_rank"], row["slope_rank"]) == (True, rank, slope_rank)
+    # Equal, not merely close: the tie is broken by slope, then customer_id.
+    assert got["t2_big"]["relative_slope"] == got["t1_small"]["relative_slope"]
+    assert got["t4_short"]["relative_slope"] == got["t3_small"]["relative_slope"]

@@ -11,7 +11,7 @@ has in the window:
 - slope = cov(x, y) / var(x), the least-squares slope in money per month;
 - r_squared = cov(x, y)² / (var(x) · var(y)), the share of the variance of
   MRR the line explains (capped at 1 against rounding);
-- mean_mrr = mean of y; relative_slope = slope / mean_mrr (−0.25: losing a
+- mean_mrr = mean of y; relative_slope = slope / mean of y (−0.25: losing a
   quarter of the average MRR each month);
 - at_risk = slope < 0 and r_squared ≥ ``analytics.mrr_trend.min_r_squared``
   and current_mrr > 0;
@@ -21,14 +21,27 @@ has in the window:
 
 Choices where the issue is silent:
 
-- One grouped aggregate puts each customer's N values side by side (no
-  per-customer loop), in whole cents measured from its latest value; the
-  sums n·Σxy − Σx·Σy and the like are then exact integers, so the
-  covariance and variances (times n²) carry no rounding error, a flat MRR has
-  a variance of exactly 0, and DuckDB and Spark agree to the bit on a fit
-  that lands exactly on min_r_squared (cent-level wiggles such as a, a, a−0.01,
-  a−0.01 give exact values like 0.8). Exact while the sums stay below 2**53
-  (MRR swings within the window up to ~$200k); beyond, merely rounded.
+- One grouped aggregate of plain sums per customer (no per-customer loop, no
+  pivot): n, Σx, Σx², and over the MRR in whole cents c, Σc, Σxc (64-bit
+  integers) and Σc² (a 38-digit decimal). n² times the variances and the
+  covariance, n·Σx² − (Σx)², n·Σc² − (Σc)² and n·Σxc − Σx·Σc, are then
+  exact integers at any level of MRR, so a flat MRR has a variance of
+  exactly 0 and a fit that lands exactly on min_r_squared is exactly on it
+  (cent-level wiggles such as a, a, a−0.01, a−0.01 give exactly 0.8, at
+  a = $50M as at $50). Each of the three becomes a double once, and slope and
+  r² are the same few IEEE operations on them, so DuckDB and Spark agree to
+  the bit. The doubles are the exact integers while these stay below 2**53
+  (MRR swings within the window up to ~$200k); beyond, each is rounded once.
+  Exact for |MRR| up to $10**13 a month in windows up to 100 months; far
+  beyond, the engine reports an overflow.
+- relative_slope is computed from the same integers, n·cov / (var(x) · Σc),
+  not through the float mean: while the two products stay below 2**53 they
+  are exact and the one rounding is the division's, so equal ratios (−4.292 /
+  56.98 and −0.348 / 4.62) are equal doubles, and risk_rank breaks such ties
+  by slope, then customer_id, on every engine and in every run (a float mean
+  summed in parallel can differ in its last bit from run to run, and ranks
+  built on it did). It is 0 for flat MRR and null with fewer than 2 months,
+  or when the cents sum to 0 without being flat (negative MRR in the window).
 - A customer whose spine starts inside the window (it started paying in
   the last N months) uses the months it has; the slope and r² are the same
   whichever x its first month gets, so it keeps its position in the window.
@@ -48,14 +61,17 @@ Choices where the issue is silent:
 - MRR is rounded to the cent before the fit (``customer_mrr`` already is, when
   it comes from subscription lines), so flatness is decided on money, not on
   the last bits of a float sum (51.15 summed as 51.150000000000006).
-  mean_mrr and current_mrr are of the MRR as given.
+  mean_mrr and current_mrr are of the MRR as given; relative_slope divides
+  by the mean of the cents, which is mean_mrr when MRR is whole cents.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 import ibis
+import ibis.expr.datatypes as dt
 
 from custlens.facts.customer_mrr import MRR_DECIMALS
 from custlens.facts.month import index_of, month_index
@@ -65,6 +81,8 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
 CENTS = 10**MRR_DECIMALS
+WIDE = dt.Decimal(19, 0)
+"""A 64-bit integer as a decimal: the product of two is a 38-digit decimal, exact."""
 
 
 @fact("mrr_trend_risk", requires=("customer_mrr",))
@@ -84,87 +102,104 @@ def trend(mrr: ir.Table, last: int, months: int, min_r_squared: float) -> ir.Tab
         min_r_squared: the fit a decline needs to count as a trend.
     """
     first = last - months + 1
-    idx = month_index(mrr.month)
-    window = mrr.filter(idx >= first, idx <= last).select(
-        "customer_id",
-        x=(idx - first).cast("int64"),
-        y=mrr.mrr.cast("float64"),
-        # MRR in whole cents, as a float: sums of integers below 2**53 are exact.
-        cents=(mrr.mrr.cast("float64") * CENTS).round(0),
+    # A date range rather than the month index of every row: the same rows (months
+    # first … last), compared without taking every row's date apart.
+    rows = mrr.filter(
+        mrr.month >= _first_day(first), mrr.month < _first_day(last + 1), mrr.mrr.notnull()
     )
-    # One pass: each customer's N values side by side (null before its spine
-    # starts), as the seed's pivot has them, but grouped in the engine.
-    positions = range(months)
-    pivot = window.group_by("customer_id").aggregate(
+    y = rows.mrr.cast("float64")
+    window = rows.select(
+        "customer_id",
+        x=(month_index(rows.month) - first).cast("int64"),
+        y=y,
+        cents=(y * CENTS).round(0).cast("int64"),
+    )
+    x, cents = window.x, window.cents
+    # One pass of plain sums: the least-squares moments, exact integers (the
+    # squares of cents in 38 digits: a 64-bit square overflows from $30M).
+    sums = window.group_by("customer_id").aggregate(
+        n=window.count(),
+        sx=x.sum(),
+        sxx=(x * x).sum(),
+        sc=cents.sum(),
+        scc=(cents.cast(WIDE) * cents.cast(WIDE)).sum(),
+        sxc=(cents * x).sum(),
         mean_mrr=window.y.mean(),
         max_mrr=window.y.max(),
-        current_mrr=window.y.max(where=window.x == months - 1),
-        **{f"c{k}": window.cents.max(where=window.x == k) for k in positions},
-    )
-    cents = [pivot[f"c{k}"] for k in positions]
-    # Measured from the latest value (the as-of month's, on a spine), so the
-    # squares stay small enough to sum exactly even for large accounts.
-    anchor = ibis.coalesce(*reversed(cents))
-    # Not a cast: Postgres cannot cast a boolean to bigint or double; integer
-    # branches, because Spark reads a literal 1.0 as a low-precision decimal.
-    present = [ibis.ifelse(c.notnull(), 1, 0).cast("float64") for c in cents]
-    d = [(c - anchor).fill_null(0.0) for c in cents]
-    zero = ibis.literal(0.0)
-    sums = pivot.select(
-        "customer_id",
-        "mean_mrr",
-        "max_mrr",
-        "current_mrr",
-        n=sum(present, zero),
-        sx=sum((p * k for k, p in enumerate(present)), zero),
-        sxx=sum((p * (k * k) for k, p in enumerate(present)), zero),
-        sd=sum(d, zero),
-        sdd=sum((v * v for v in d), zero),
-        sxd=sum((v * k for k, v in enumerate(d)), zero),
+        current_mrr=window.y.max(where=x == months - 1),
     )
     sums = sums.filter(sums.max_mrr > 0)
-    # n² times the variances and the covariance: exact integers, so flat MRR
-    # is exactly 0 and a fit exactly at min_r_squared is exactly at it, on
-    # every engine.
-    cxx = sums.n * sums.sxx - sums.sx * sums.sx
-    cdd = sums.n * sums.sdd - sums.sd * sums.sd
-    cxd = sums.n * sums.sxd - sums.sx * sums.sd
-    enough = sums.n >= 2
-    flat = cdd == 0
+    # n² times the variances and the covariance: exact integers, each turned into
+    # a double once, in their own projection (repeated inside the formulas below,
+    # the wide-decimal products would be computed several times per row).
+    n, sx, sc = (sums[k].cast(WIDE) for k in ("n", "sx", "sc"))
+    cdd = n * sums.scc - sc * sc
+    cxd = n * sums.sxc.cast(WIDE) - sx * sc
+    moments = sums.select(
+        "customer_id",
+        "mean_mrr",
+        "n",
+        current_mrr=sums.current_mrr.fill_null(0.0).cast("float64"),
+        flat=cdd == 0,
+        level=sums.sc != 0,
+        # small: n ≤ N, Σx² < N³
+        cxx=(sums.n * sums.sxx - sums.sx * sums.sx).cast("float64"),
+        cdd=cdd.cast("float64"),
+        cxd=cxd.cast("float64"),
+        sc=sums.sc.cast("float64"),
+    )
+    enough = moments.n >= 2
     slope = ibis.cases(
         (~enough, ibis.null("float64")),
-        (flat, ibis.literal(0.0)),
-        else_=cxd / cxx / CENTS,
+        (moments.flat, ibis.literal(0.0)),
+        else_=moments.cxd / moments.cxx / CENTS,
     )
     r_squared = ibis.cases(
-        (~enough | flat, ibis.null("float64")),
+        (~enough | moments.flat, ibis.null("float64")),
         # Cauchy–Schwarz keeps it <= 1; rounding of very large products might not.
-        else_=ibis.least(cxd * cxd / (cxx * cdd), 1.0),
+        else_=ibis.least(moments.cxd * moments.cxd / (moments.cxx * moments.cdd), 1.0),
     )
-    fits = sums.mutate(
-        months_used=sums.n.cast("int64"),
+    relative_slope = ibis.cases(
+        (~enough, ibis.null("float64")),
+        # slope / mean of the fitted cents = (cxd / cxx) / (Σc / n)
+        (moments.level, moments.cxd * moments.n / (moments.cxx * moments.sc)),
+        (moments.flat, ibis.literal(0.0)),  # MRR under half a cent throughout
+        else_=ibis.null("float64"),
+    )
+    fits = moments.select(
+        "customer_id",
+        "mean_mrr",
+        "current_mrr",
+        months_used=moments.n.cast("int64"),
         slope=slope.cast("float64"),
         r_squared=r_squared.cast("float64"),
-        current_mrr=sums.current_mrr.fill_null(0.0).cast("float64"),
+        relative_slope=relative_slope.cast("float64"),
     )
     at_risk = (
         (fits.slope < 0) & (fits.r_squared >= min_r_squared) & (fits.current_mrr > 0)
     ).fill_null(False)
-    fits = fits.mutate(at_risk=at_risk, relative_slope=fits.slope / fits.mean_mrr)
+    fits = fits.mutate(at_risk=at_risk)
     by_relative = ibis.window(
         group_by="at_risk", order_by=["relative_slope", "slope", "customer_id"]
     )
     by_slope = ibis.window(group_by="at_risk", order_by=["slope", "relative_slope", "customer_id"])
     no_rank = ibis.null("int64")
+    # No ORDER BY: a fact table has no row order (readers sort: Workspace.table,
+    # the at-risk view by risk_rank).
     return fits.select(
         "customer_id",
         "months_used",
         "slope",
         "r_squared",
         "mean_mrr",
-        relative_slope=fits.relative_slope.cast("float64"),
+        "relative_slope",
         at_risk=fits.at_risk,
         risk_rank=ibis.ifelse(fits.at_risk, ibis.row_number().over(by_relative) + 1, no_rank),
         slope_rank=ibis.ifelse(fits.at_risk, ibis.row_number().over(by_slope) + 1, no_rank),
         current_mrr=fits.current_mrr,
-    ).order_by("customer_id")
+    )
+
+
+def _first_day(index: int) -> ir.DateScalar:
+    """The first day of the month with this index, as a date literal."""
+    return ibis.literal(date(index // 12, index % 12 + 1, 1))
