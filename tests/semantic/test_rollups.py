@@ -414,3 +414,28 @@ def test_a_rebuild_or_a_load_elsewhere_retires_the_rollups_a_server_holds(fresh)
 
         other.load({"customers": CUSTOMERS})
         assert fresh.run_query(TOTAL).rollups == []
+
+
+def test_a_rollup_whose_sql_fails_while_it_is_built_is_skipped_and_the_others_built(fresh):
+    # The cast binds (DuckDB accepts the SQL) but fails on the data ('old' is no
+    # integer): the run's facts are published already, so the run must not raise,
+    # and the other rollups must still be built for it.
+    bad = with_rollups().replace(
+        "      - {name: count, type: count}\n",
+        "      - {name: count, type: count}\n"
+        "      - {name: bad, type: sum, sql: CAST(note AS INTEGER)}\n",
+        1,
+    )
+    bad = bad.replace("measures: [count, total]\n", "measures: [count, total, bad]\n")
+    (fresh.path / "semantic" / "test.yml").write_text(bad)
+    ws = Workspace(fresh.path)
+    try:
+        result = ws.run(only=["dim_customers"])
+        assert "sales.by_tier" in result.rollups_skipped
+        assert "Conversion Error" in result.rollups_skipped["sales.by_tier"]
+        assert TIER_TABLE not in result.rollups
+        assert SALES_TABLE in result.rollups
+        assert BALANCES_TABLE in result.rollups
+        assert ws.run_query(TOTAL).rollups == [SALES_TABLE]
+    finally:
+        ws.close()
