@@ -36,6 +36,8 @@ the workspace owner wrote, transpiled from DuckDB's dialect by the warehouse.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -178,6 +180,7 @@ class Compiler:
         """Rollups current for ``_run_id``: the ones queries may read."""
         self._run_id: str | None = None
         self._registry: tuple[ir.Table, str] | None = None
+        self._model_key: str | None = None
         self._bases: dict[str, ir.Table] = {}
         # (query, role, as_of, max_rows) → (plan, limited expression, its SQL): planning
         # and compiling to SQL cost more than DuckDB's work on most queries. A plan
@@ -220,7 +223,7 @@ class Compiler:
         canonical = parsed.model_copy(update={"metrics": tuple(sorted(parsed.metrics))})
         key = (canonical.model_dump_json(), repr(role), as_of, max_rows)
         if results is not None and run_id is not None:
-            hit = results.get((*key, run_id))
+            hit = results.get((*key, run_id, self.model_key))
             if hit is not None:
                 return _reordered(hit, parsed.metrics, cached=True)
         cached = self._plans.get(key)
@@ -268,8 +271,22 @@ class Compiler:
             metric_of=plan.metric_of,
         )
         if results is not None and run_id is not None and not plan.reads_sources:
-            results.put((*key, run_id), result)
+            results.put((*key, run_id, self.model_key), result)
         return _reordered(result, parsed.metrics)
+
+    @property
+    def model_key(self) -> str:
+        """A digest of the model's definitions: answers shared between compilers (a
+        server's threads, each reading the YAML when it starts) are only shared between
+        compilers of the same model."""
+        if self._model_key is None:
+            payload = {
+                "cubes": {n: c.model_dump(mode="json") for n, c in self.model.cubes.items()},
+                "metrics": {n: m.model_dump(mode="json") for n, m in self.model.metrics.items()},
+            }
+            text = json.dumps(payload, sort_keys=True, default=str)
+            self._model_key = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self._model_key
 
     def _retired(self, run_id: str | None) -> bool:
         """Whether a rollup in use was rebuilt or dropped since it was read (a load, or
@@ -358,7 +375,7 @@ class Compiler:
 
 
 class ResultCache:
-    """Answers kept per (query, role, as-of date, row limit, run), shared between threads.
+    """Answers kept per (query, role, as-of date, row limit, run, model), shared between threads.
 
     Facts change only with a run, so an answer is reused until the next run; an
     answer that read a loaded source is not kept (a load changes it without a run).
