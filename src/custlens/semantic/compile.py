@@ -553,10 +553,10 @@ class _Planner:
         if len({k.member for k in keys}) != len(keys):
             raise QueryError("dimensions: a dimension is asked for twice")
 
-        outputs = [
-            _Output(m, self.metric(m, f"metrics.{self.positions.get(m, i)}"))
-            for i, m in enumerate(q.metrics)
-        ]
+        # Resolved in the order asked, so an error names the first bad metric sent.
+        asked = sorted(enumerate(q.metrics), key=lambda p: self.positions.get(p[1], p[0]))
+        resolved = {m: self.metric(m, f"metrics.{self.positions.get(m, i)}") for i, m in asked}
+        outputs = [_Output(m, resolved[m]) for m in q.metrics]
         if len({o.name for o in outputs}) != len(outputs):
             raise QueryError("metrics: a metric is asked for twice")
 
@@ -569,6 +569,7 @@ class _Planner:
         time_key = grouped[0] if grouped else None
         self._time_column = f"k{keys.index(time_key)}" if time_key else ""
         cumulative = [o for o in outputs if self._has_cumulative(o.metric)]
+        cumulative.sort(key=lambda o: self.positions.get(o.name, len(self.positions)))
         if cumulative and time_key is None:
             raise QueryError(
                 f"metrics: {cumulative[0].name!r} is cumulative and needs a time dimension "
