@@ -366,6 +366,17 @@ def check(model: str) -> str:
             "a time_dimension needs a granularity",
         ),
         ("{name: r, measures: [total], wrong: 1}", "wrong"),
+        (
+            # Stored twice under one column name: the truncated months would be read
+            # as the days themselves (10 to 20 January would take all of January).
+            "{name: r, measures: [total], dimensions: [day], time_dimension: day, "
+            "granularity: month}",
+            "rollup sales.r: 'sales.day' is both a dimension and its time_dimension",
+        ),
+        (
+            "{name: r, measures: [total], dimensions: [channel, sales.channel]}",
+            "rollup sales.r: 'sales.channel' is listed twice",
+        ),
     ],
 )
 def test_a_bad_rollup_is_refused_with_where_and_why(rollup, message):
