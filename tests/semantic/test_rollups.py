@@ -450,3 +450,19 @@ def test_a_rollup_whose_sql_fails_while_it_is_built_is_skipped_and_the_others_bu
         assert ws.run_query(TOTAL).rollups == [SALES_TABLE]
     finally:
         ws.close()
+
+
+def test_rollups_built_after_a_query_of_their_run_are_read(fresh):
+    # `custlens run` records the run, then builds its rollups: a server thread that
+    # answers in between finds none for the run. Once built they must be read.
+    from custlens import pipeline
+
+    result = pipeline.run(fresh.warehouse, fresh.config, only=["dim_customers"])
+    between = fresh.run_query(TOTAL)
+    assert between.rollups == []
+    assert [r["sales.total"] for r in between.data] == [115.0, 130.0]
+    with Workspace(fresh.path) as other:
+        other.build_rollups(result.run_id)
+    after = fresh.run_query(TOTAL)
+    assert after.rollups == [TIER_TABLE]
+    assert [r["sales.total"] for r in after.data] == [115.0, 130.0]

@@ -181,6 +181,8 @@ class Compiler:
         self._run_id: str | None = None
         self._registry: tuple[ir.Table, str] | None = None
         self._model_key: str | None = None
+        self._declared: list[rollup.Available] | None = None
+        """Every rollup the model declares (built or not)."""
         self._bases: dict[str, ir.Table] = {}
         # (query, role, as_of, max_rows) → (plan, limited expression, its SQL): planning
         # and compiling to SQL cost more than DuckDB's work on most queries. A plan
@@ -290,21 +292,34 @@ class Compiler:
 
     def _retired(self, run_id: str | None) -> bool:
         """Whether a rollup in use was rebuilt or dropped since it was read (a load, or
-        ``custlens rollups`` after a model edit, maybe by another process).
+        ``custlens rollups`` after a model edit, maybe by another process), or one was
+        built for the run since (a run publishes its facts before it builds its rollups).
 
-        Asked before every query that may use rollups: one tiny query, its SQL compiled
-        once.
+        Asked before every query of a model that declares rollups: one tiny query, its
+        SQL compiled once.
         """
-        if not self.rollups:
+        if not self.use_rollups:
+            return False
+        if self._declared is None:
+            self._declared = [
+                rollup.Available.of(self.model, cube, spec)
+                for cube in self.model.cubes.values()
+                for spec in cube.rollups
+            ]
+        if not self._declared:
             return False
         if self._registry is None:
             expr = rollup.registry(self.warehouse)
             if expr is None:
-                return True
+                return bool(self.rollups)
             self._registry = (expr, self.warehouse.compile(expr))
         expr, sql = self._registry
         rows = self.warehouse.to_polars(expr, sql=sql)
-        return not rollup.still_current(rows, run_id, self.rollups)
+        if not rollup.still_current(rows, run_id, self.rollups):
+            return True
+        return any(
+            rollup.still_current(rows, run_id, [a]) for a in self._declared if a not in self.rollups
+        )
 
     def plan(self, query: Query | dict[str, Any], *, as_of: date, role: Role | None = None) -> Plan:
         return _Planner(self, parse_query(query), as_of, role).build()
