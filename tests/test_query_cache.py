@@ -156,3 +156,29 @@ def test_the_shared_result_cache_answers_facts_until_the_next_run(tmp_path: Path
         after = ws.run_query(MRR_BY_SEGMENT)
         assert not after.cached
         assert max(r["subscriptions.month.month"] for r in after.data) == date(2024, 3, 1)
+
+
+def test_the_shared_result_cache_does_not_answer_for_another_model(tmp_path: Path) -> None:
+    # A server thread started after an edit of the semantic YAML reads the new model;
+    # an answer kept from the old model (same run) must not be its answer.
+    from custlens.semantic.compile import ResultCache
+    from tests.semantic.data import MODEL, fill, write_workspace
+
+    shared = ResultCache()
+    folder = write_workspace(tmp_path / "ws", "duckdb")
+    spec = {"metrics": ["sales.total"]}
+    with fill(Workspace(folder)) as ws:
+        ws.results = shared
+        # 35 + 10 + 20 + 30 + 40 + 50 + 60
+        assert ws.run_query(spec).data == [{"sales.total": 245.0}]
+        doubled = MODEL.replace(
+            "{name: total, type: sum, sql: amount, format: currency}",
+            "{name: total, type: sum, sql: amount * 2, format: currency}",
+        )
+        assert doubled != MODEL
+        (folder / "semantic" / "test.yml").write_text(doubled)
+        with Workspace(folder) as other:
+            other.results = shared
+            answer = other.run_query(spec)
+    assert not answer.cached
+    assert answer.data == [{"sales.total": 490.0}]

@@ -25,6 +25,9 @@ def cond(member, operator, value=None, **extra):
 BAD_QUERIES = [
     ({"metrics": ["sales.nope"]}, ["metrics.0", "sales.nope"]),
     ({"metrics": ["sales.total", "nope"]}, ["metrics.1", "nope"]),
+    # The first bad metric in the order asked (the plan puts metrics in name order).
+    ({"metrics": ["zzz", "sales.nope"]}, ["metrics.0: unknown metric or measure 'zzz'"]),
+    ({"metrics": ["total_3m", "running_total"]}, ["'total_3m' is cumulative"]),
     ({**SALES_TOTAL, "dimensions": ["sales.nope"]}, ["dimensions.0", "sales.nope"]),
     ({**SALES_TOTAL, "dimensions": ["ghosts.x"]}, ["dimensions.0", "ghosts"]),
     ({**SALES_TOTAL, "dimensions": ["sales.day.decade"]}, ["dimensions.0", "decade"]),

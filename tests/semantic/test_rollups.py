@@ -366,6 +366,17 @@ def check(model: str) -> str:
             "a time_dimension needs a granularity",
         ),
         ("{name: r, measures: [total], wrong: 1}", "wrong"),
+        (
+            # Stored twice under one column name: the truncated months would be read
+            # as the days themselves (10 to 20 January would take all of January).
+            "{name: r, measures: [total], dimensions: [day], time_dimension: day, "
+            "granularity: month}",
+            "rollup sales.r: 'sales.day' is both a dimension and its time_dimension",
+        ),
+        (
+            "{name: r, measures: [total], dimensions: [channel, sales.channel]}",
+            "rollup sales.r: 'sales.channel' is listed twice",
+        ),
     ],
 )
 def test_a_bad_rollup_is_refused_with_where_and_why(rollup, message):
@@ -414,3 +425,44 @@ def test_a_rebuild_or_a_load_elsewhere_retires_the_rollups_a_server_holds(fresh)
 
         other.load({"customers": CUSTOMERS})
         assert fresh.run_query(TOTAL).rollups == []
+
+
+def test_a_rollup_whose_sql_fails_while_it_is_built_is_skipped_and_the_others_built(fresh):
+    # The cast binds (DuckDB accepts the SQL) but fails on the data ('old' is no
+    # integer): the run's facts are published already, so the run must not raise,
+    # and the other rollups must still be built for it.
+    bad = with_rollups().replace(
+        "      - {name: count, type: count}\n",
+        "      - {name: count, type: count}\n"
+        "      - {name: bad, type: sum, sql: CAST(note AS INTEGER)}\n",
+        1,
+    )
+    bad = bad.replace("measures: [count, total]\n", "measures: [count, total, bad]\n")
+    (fresh.path / "semantic" / "test.yml").write_text(bad)
+    ws = Workspace(fresh.path)
+    try:
+        result = ws.run(only=["dim_customers"])
+        assert "sales.by_tier" in result.rollups_skipped
+        assert "Conversion Error" in result.rollups_skipped["sales.by_tier"]
+        assert TIER_TABLE not in result.rollups
+        assert SALES_TABLE in result.rollups
+        assert BALANCES_TABLE in result.rollups
+        assert ws.run_query(TOTAL).rollups == [SALES_TABLE]
+    finally:
+        ws.close()
+
+
+def test_rollups_built_after_a_query_of_their_run_are_read(fresh):
+    # `custlens run` records the run, then builds its rollups: a server thread that
+    # answers in between finds none for the run. Once built they must be read.
+    from custlens import pipeline
+
+    result = pipeline.run(fresh.warehouse, fresh.config, only=["dim_customers"])
+    between = fresh.run_query(TOTAL)
+    assert between.rollups == []
+    assert [r["sales.total"] for r in between.data] == [115.0, 130.0]
+    with Workspace(fresh.path) as other:
+        other.build_rollups(result.run_id)
+    after = fresh.run_query(TOTAL)
+    assert after.rollups == [TIER_TABLE]
+    assert [r["sales.total"] for r in after.data] == [115.0, 130.0]

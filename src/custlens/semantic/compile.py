@@ -36,6 +36,8 @@ the workspace owner wrote, transpiled from DuckDB's dialect by the warehouse.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -178,6 +180,9 @@ class Compiler:
         """Rollups current for ``_run_id``: the ones queries may read."""
         self._run_id: str | None = None
         self._registry: tuple[ir.Table, str] | None = None
+        self._model_key: str | None = None
+        self._declared: list[rollup.Available] | None = None
+        """Every rollup the model declares (built or not)."""
         self._bases: dict[str, ir.Table] = {}
         # (query, role, as_of, max_rows) → (plan, limited expression, its SQL): planning
         # and compiling to SQL cost more than DuckDB's work on most queries. A plan
@@ -220,7 +225,7 @@ class Compiler:
         canonical = parsed.model_copy(update={"metrics": tuple(sorted(parsed.metrics))})
         key = (canonical.model_dump_json(), repr(role), as_of, max_rows)
         if results is not None and run_id is not None:
-            hit = results.get((*key, run_id))
+            hit = results.get((*key, run_id, self.model_key))
             if hit is not None:
                 return _reordered(hit, parsed.metrics, cached=True)
         cached = self._plans.get(key)
@@ -268,26 +273,53 @@ class Compiler:
             metric_of=plan.metric_of,
         )
         if results is not None and run_id is not None and not plan.reads_sources:
-            results.put((*key, run_id), result)
+            results.put((*key, run_id, self.model_key), result)
         return _reordered(result, parsed.metrics)
+
+    @property
+    def model_key(self) -> str:
+        """A digest of the model's definitions: answers shared between compilers (a
+        server's threads, each reading the YAML when it starts) are only shared between
+        compilers of the same model."""
+        if self._model_key is None:
+            payload = {
+                "cubes": {n: c.model_dump(mode="json") for n, c in self.model.cubes.items()},
+                "metrics": {n: m.model_dump(mode="json") for n, m in self.model.metrics.items()},
+            }
+            text = json.dumps(payload, sort_keys=True, default=str)
+            self._model_key = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self._model_key
 
     def _retired(self, run_id: str | None) -> bool:
         """Whether a rollup in use was rebuilt or dropped since it was read (a load, or
-        ``custlens rollups`` after a model edit, maybe by another process).
+        ``custlens rollups`` after a model edit, maybe by another process), or one was
+        built for the run since (a run publishes its facts before it builds its rollups).
 
-        Asked before every query that may use rollups: one tiny query, its SQL compiled
-        once.
+        Asked before every query of a model that declares rollups: one tiny query, its
+        SQL compiled once.
         """
-        if not self.rollups:
+        if not self.use_rollups:
+            return False
+        if self._declared is None:
+            self._declared = [
+                rollup.Available.of(self.model, cube, spec)
+                for cube in self.model.cubes.values()
+                for spec in cube.rollups
+            ]
+        if not self._declared:
             return False
         if self._registry is None:
             expr = rollup.registry(self.warehouse)
             if expr is None:
-                return True
+                return bool(self.rollups)
             self._registry = (expr, self.warehouse.compile(expr))
         expr, sql = self._registry
         rows = self.warehouse.to_polars(expr, sql=sql)
-        return not rollup.still_current(rows, run_id, self.rollups)
+        if not rollup.still_current(rows, run_id, self.rollups):
+            return True
+        return any(
+            rollup.still_current(rows, run_id, [a]) for a in self._declared if a not in self.rollups
+        )
 
     def plan(self, query: Query | dict[str, Any], *, as_of: date, role: Role | None = None) -> Plan:
         return _Planner(self, parse_query(query), as_of, role).build()
@@ -358,7 +390,7 @@ class Compiler:
 
 
 class ResultCache:
-    """Answers kept per (query, role, as-of date, row limit, run), shared between threads.
+    """Answers kept per (query, role, as-of date, row limit, run, model), shared between threads.
 
     Facts change only with a run, so an answer is reused until the next run; an
     answer that read a loaded source is not kept (a load changes it without a run).
@@ -536,10 +568,10 @@ class _Planner:
         if len({k.member for k in keys}) != len(keys):
             raise QueryError("dimensions: a dimension is asked for twice")
 
-        outputs = [
-            _Output(m, self.metric(m, f"metrics.{self.positions.get(m, i)}"))
-            for i, m in enumerate(q.metrics)
-        ]
+        # Resolved in the order asked, so an error names the first bad metric sent.
+        asked = sorted(enumerate(q.metrics), key=lambda p: self.positions.get(p[1], p[0]))
+        resolved = {m: self.metric(m, f"metrics.{self.positions.get(m, i)}") for i, m in asked}
+        outputs = [_Output(m, resolved[m]) for m in q.metrics]
         if len({o.name for o in outputs}) != len(outputs):
             raise QueryError("metrics: a metric is asked for twice")
 
@@ -552,6 +584,7 @@ class _Planner:
         time_key = grouped[0] if grouped else None
         self._time_column = f"k{keys.index(time_key)}" if time_key else ""
         cumulative = [o for o in outputs if self._has_cumulative(o.metric)]
+        cumulative.sort(key=lambda o: self.positions.get(o.name, len(self.positions)))
         if cumulative and time_key is None:
             raise QueryError(
                 f"metrics: {cumulative[0].name!r} is cumulative and needs a time dimension "

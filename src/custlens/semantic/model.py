@@ -476,6 +476,15 @@ def _rollup_problems(model: SemanticModel, cube: Cube, rollup: Rollup) -> list[s
                 "rollup must keep that dimension's own values (its time_dimension at the "
                 "dimension's grain, or among its dimensions)"
             )
+    members = rollup.dimension_members(cube.name)
+    for member in sorted({m for m in members if members.count(m) > 1}):
+        problems.append(f"{label}: {member!r} is listed twice")
+    if rollup.time_dimension is not None and f"{cube.name}.{rollup.time_dimension}" in members:
+        # One column would hold both its own values and the truncated ones.
+        problems.append(
+            f"{label}: '{cube.name}.{rollup.time_dimension}' is both a dimension and its "
+            "time_dimension; give it once"
+        )
     for member in rollup.dimension_members(cube.name):
         other_name, _, dim_name = member.partition(".")
         other = model.cubes.get(other_name)

@@ -242,9 +242,17 @@ def build(
                     continue
                 notify(label, "start")
                 name = table_name(cube.name, rollup.name)
-                staged_table = warehouse.stage(name, expr)
+                try:
+                    staged_table = warehouse.stage(name, expr)
+                    rows = int(warehouse.scalar(staged_table.count()))
+                except Exception as exc:  # the cube's SQL fails on the data: skip this one
+                    warehouse.discard([name])
+                    lines = str(exc).strip().splitlines()
+                    result.skipped[label] = lines[0] if lines else type(exc).__name__
+                    notify(label, "skipped")
+                    continue
                 staged.append(name)
-                result.written[name] = int(warehouse.scalar(staged_table.count()))
+                result.written[name] = rows
                 records.append(
                     {
                         "cube": cube.name,
