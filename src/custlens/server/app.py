@@ -102,6 +102,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     with Workspace(path) as ws:
         config = ws.config
         model = ws.semantic_model
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The worker threads of every blocking route (queries, profiles, the page).
