@@ -466,3 +466,74 @@ def test_rollups_built_after_a_query_of_their_run_are_read(fresh):
     after = fresh.run_query(TOTAL)
     assert after.rollups == [TIER_TABLE]
     assert [r["sales.total"] for r in after.data] == [115.0, 130.0]
+
+
+# -- the shipped rollups ------------------------------------------------------------------
+
+DEFAULT_QUERIES: dict[str, dict[str, Any]] = {
+    "MRR by segment and month, one region": {
+        "metrics": ["subscriptions.mrr", "subscriptions.paying_customers", "subscriptions.arpa"],
+        "dimensions": ["customers.segment"],
+        "time_dimensions": [
+            {
+                "dimension": "subscriptions.month",
+                "granularity": "month",
+                "date_range": "last 12 months",
+            }
+        ],
+        "filters": [{"member": "customers.region", "operator": "equals", "value": "EMEA"}],
+    },
+    "MRR by plan and quarter, compared": {
+        "metrics": ["subscriptions.mrr"],
+        "dimensions": ["customers.plan"],
+        "time_dimensions": [
+            {
+                "dimension": "subscriptions.month",
+                "granularity": "quarter",
+                "date_range": "last 4 quarters",
+            }
+        ],
+        "compare": "previous_year",
+    },
+    "movements by channel": {
+        "metrics": ["movements.new_mrr", "movements.churn_mrr", "movements.count"],
+        "dimensions": ["customers.channel", "movements.movement"],
+        "time_dimensions": [{"dimension": "movements.month", "granularity": "year"}],
+    },
+    "payments by method and month": {
+        "metrics": ["transactions.revenue", "transactions.orders"],
+        "dimensions": ["transactions.payment_method"],
+        "time_dimensions": [
+            {
+                "dimension": "transactions.created_at",
+                "granularity": "month",
+                "date_range": "last 6 months",
+            }
+        ],
+        "filters": [{"member": "customers.segment", "operator": "notEquals", "value": "SMB"}],
+    },
+    "top spenders of a region": {
+        "metrics": ["customer_value.total_spend", "customer_value.orders"],
+        "dimensions": ["customers.customer_id", "customer_value.tier"],
+        "filters": [{"member": "customers.region", "operator": "in", "values": ["EMEA", "NA"]}],
+        "order_by": [{"id": "customer_value.total_spend", "direction": "desc"}],
+        "limit": 25,
+    },
+}
+
+
+def test_the_shipped_rollups_answer_as_their_cubes_do(tmp_path):
+    with Workspace.init(tmp_path / "demo") as ws:
+        ws.generate(customers=300, months=24, seed=5)
+        result = ws.run()
+        assert set(result.rollups) == {
+            "_rollup_subscriptions__by_customer_attributes",
+            "_rollup_movements__by_customer_attributes",
+            "_rollup_transactions__by_month",
+            "_rollup_customer_value__by_customer",
+        }
+        for name, spec in DEFAULT_QUERIES.items():
+            routed, direct = both(ws, spec)
+            assert routed.rollups and not direct.rollups, name
+            assert routed.data, name
+            assert approx_rows(routed.data) == approx_rows(direct.data), name
