@@ -176,6 +176,8 @@ def test_a_failing_fact_leaves_the_previous_facts_and_records_the_failure(
     assert failed["as_of"] == D(2024, 3, 31)
     assert json.loads(failed["inputs"])["customer_mrr"]["rows"] == 1
     assert failed["run_id"] != good.run_id
+    # Queries count from the latest run that succeeded, not from the newer failure.
+    assert ws.latest_run() == (good.run_id, D(2024, 3, 31))
 
 
 def test_facts_without_their_inputs_are_skipped_with_the_reason(make_workspace) -> None:
