@@ -41,9 +41,7 @@ def build(ctx: FactContext) -> ir.Table:
         monthly = given.select(
             "customer_id", month_idx=month_index(given.month), mrr=given.mrr.cast("float64")
         ).filter(ibis._.month_idx <= last)
-    # Stored in customer order: a read of one customer's months (the profile) then
-    # touches one row group, not all of them (DuckDB's zone maps, Parquet's statistics).
-    return on_spine(monthly, last).order_by("customer_id", "month")
+    return on_spine(monthly, last)
 
 
 def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
