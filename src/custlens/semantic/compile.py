@@ -179,7 +179,6 @@ class Compiler:
         self.rollups: list[rollup.Available] = []
         """Rollups current for ``_run_id``: the ones queries may read."""
         self._run_id: str | None = None
-        self._registry: tuple[ir.Table, str] | None = None
         self._model_key: str | None = None
         self._declared: list[rollup.Available] | None = None
         """Every rollup the model declares (built or not)."""
@@ -223,11 +222,13 @@ class Compiler:
             hit = results.get((*key, run_id, self.model_key))
             if hit is not None:
                 return _reordered(hit, parsed.metrics, cached=True)
-        if run_id != self._run_id or self._retired(run_id):
-            # A new run: its rollups; plans made before it may read old ones, or
-            # hold a spine from the old data.
-            if self.use_rollups:
-                self.rollups = rollup.current(self.warehouse, self.model, run_id)
+        if self.use_rollups and self._declared is None:
+            self._declared = rollup.declared(self.model)
+        current = rollup.current(self.warehouse, run_id, self._declared or [])
+        if run_id != self._run_id or current != self.rollups:
+            # A new run, or rollups built, rebuilt or retired since: plans made before
+            # may read old ones, or hold a spine from the old data.
+            self.rollups = current
             self._run_id = run_id
             self._plans.clear()
         cached = self._plans.get(key)
@@ -291,37 +292,6 @@ class Compiler:
             text = json.dumps(payload, sort_keys=True, default=str)
             self._model_key = hashlib.sha256(text.encode()).hexdigest()[:16]
         return self._model_key
-
-    def _retired(self, run_id: str | None) -> bool:
-        """Whether a rollup in use was rebuilt or dropped since it was read (a load, or
-        ``custlens rollups`` after a model edit, maybe by another process), or one was
-        built for the run since (a run publishes its facts before it builds its rollups).
-
-        Asked before every query of a model that declares rollups: one tiny query, its
-        SQL compiled once.
-        """
-        if not self.use_rollups:
-            return False
-        if self._declared is None:
-            self._declared = [
-                rollup.Available.of(self.model, cube, spec)
-                for cube in self.model.cubes.values()
-                for spec in cube.rollups
-            ]
-        if not self._declared:
-            return False
-        if self._registry is None:
-            expr = rollup.registry(self.warehouse)
-            if expr is None:
-                return bool(self.rollups)
-            self._registry = (expr, self.warehouse.compile(expr))
-        expr, sql = self._registry
-        rows = self.warehouse.to_polars(expr, sql=sql)
-        if not rollup.still_current(rows, run_id, self.rollups):
-            return True
-        return any(
-            rollup.still_current(rows, run_id, [a]) for a in self._declared if a not in self.rollups
-        )
 
     def plan(self, query: Query | dict[str, Any], *, as_of: date, role: Role | None = None) -> Plan:
         return _Planner(self, parse_query(query), as_of, role).build()

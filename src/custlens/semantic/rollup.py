@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from custlens.errors import CustlensError
+from custlens.errors import CustlensError, NotFoundError
 from custlens.semantic.model import GRANULARITIES, Cube, Rollup, SemanticModel, join_path
 from custlens.semantic.query import period_start
 from custlens.sources.contract import SOURCE_PREFIX
@@ -79,13 +79,18 @@ def table_name(cube: str, rollup: str) -> str:
     return f"{TABLE_PREFIX}{cube}__{rollup}"
 
 
-def fingerprint(model: SemanticModel, cube: Cube, rollup: Rollup) -> str:
-    """A digest of the rollup and of every cube whose definition its rows depend on."""
+def _depends_on(model: SemanticModel, cube: Cube, rollup: Rollup) -> set[str]:
+    """The cubes a rollup's rows come from: its own and those on the joins to its dimensions."""
     cubes = {cube.name}
     for member in rollup.dimension_members(cube.name):
-        other = member.partition(".")[0]
-        for target, _, _ in join_path(model, cube.name, other) or []:
+        for target, _, _ in join_path(model, cube.name, member.partition(".")[0]) or []:
             cubes.add(target)
+    return cubes
+
+
+def fingerprint(model: SemanticModel, cube: Cube, rollup: Rollup) -> str:
+    """A digest of the rollup and of every cube whose definition its rows depend on."""
+    cubes = _depends_on(model, cube, rollup)
     payload = {
         "rollup": rollup.model_dump(mode="json"),
         # Without the cubes' rollups: editing one rollup does not retire the others.
@@ -127,10 +132,7 @@ class Available:
                 raw.add(member)
             else:
                 truncated = member
-        reads = set(cube.tables)
-        for member in rollup.dimension_members(cube.name):
-            for target, _, _ in join_path(model, cube.name, member.partition(".")[0]) or []:
-                reads.update(model.cubes[target].tables)
+        reads = {t for name in _depends_on(model, cube, rollup) for t in model.cubes[name].tables}
         return cls(
             cube.name,
             rollup,
@@ -170,37 +172,36 @@ class Available:
         return starts and ends
 
 
-def current(warehouse: Warehouse, model: SemanticModel, run_id: str | None) -> list[Available]:
-    """The rollups built for run ``run_id`` from the model's present definitions."""
-    if run_id is None or not warehouse.has(REGISTRY):
+def declared(model: SemanticModel) -> list[Available]:
+    """Every rollup the model declares, built or not."""
+    return [Available.of(model, cube, r) for cube in model.cubes.values() for r in cube.rollups]
+
+
+def current(warehouse: Warehouse, run_id: str | None, rollups: list[Available]) -> list[Available]:
+    """Those of ``rollups`` the registry holds for run ``run_id``, built from the same
+    definition (fingerprint).
+
+    One tiny query, compiled once per connection: asked before every query of a model
+    that declares rollups, so that a load, a rebuild after a model edit (maybe by
+    another process) or rollups built since the run published its facts are seen.
+    """
+    if run_id is None or not rollups:
         return []
-    registry = warehouse.table(REGISTRY)
-    rows = warehouse.to_polars(registry.filter(registry.run_id == run_id)).to_dicts()
-    built = {(r["cube"], r["rollup"]): r["fingerprint"] for r in rows}
-    out: list[Available] = []
-    for cube in model.cubes.values():
-        for rollup in cube.rollups:
-            available = Available.of(model, cube, rollup)
-            if built.get((cube.name, rollup.name)) == available.fingerprint:
-                out.append(available)
-    return out
 
+    def build() -> tuple[ir.Table, list[ir.Scalar]]:
+        registry = warehouse.table(REGISTRY)
+        return registry.select("cube", "rollup", "run_id", "fingerprint"), []
 
-def registry(warehouse: Warehouse) -> ir.Table | None:
-    """The registry's (cube, rollup, run_id, fingerprint) rows, or None without one."""
-    if not warehouse.has(REGISTRY):
-        return None
-    return warehouse.table(REGISTRY).select("cube", "rollup", "run_id", "fingerprint")
-
-
-def still_current(rows: pl.DataFrame, run_id: str | None, in_use: list[Available]) -> bool:
-    """Whether the registry ``rows`` still hold every rollup in use, as it was built."""
-    registered = {
+    try:
+        rows = warehouse.run_prepared(("rollup registry",), build, [])
+    except NotFoundError:  # no rollup was ever built here
+        return []
+    built = {
         (r["cube"], r["rollup"], r["fingerprint"])
         for r in rows.iter_rows(named=True)
         if r["run_id"] == run_id
     }
-    return all((a.cube, a.rollup.name, a.fingerprint) in registered for a in in_use)
+    return [a for a in rollups if (a.cube, a.rollup.name, a.fingerprint) in built]
 
 
 @dataclass
