@@ -290,6 +290,64 @@ def test_run_with_nothing_loaded_skips_every_fact_and_says_why(tmp_path: Path) -
     assert "written" not in out
 
 
+@pytest.fixture(scope="module")
+def profiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace of its own (``ran``'s must keep one run), with four months loaded."""
+    folder = init(tmp_path_factory.mktemp("cli-profile") / "ws")
+    loaded = cli(
+        "-w", folder, "generate", "--customers", 30, "--months", 4, "--seed", 2,
+        "--start", "2024-01",
+    )  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    return folder
+
+
+def test_run_profile_json_times_every_fact_and_rollup_that_ran(profiled: Path) -> None:
+    result = cli("-w", profiled, "run", "--as-of", "2024-04", "--profile", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)  # nothing but the JSON on stdout
+    with Workspace(profiled) as ws:
+        run = ws.runs().row(-1, named=True)
+        written = json.loads(run["facts"])
+        rollups = {table: ws.table(table).height for table in ws.tables() if "_rollup_" in table}
+    assert report["run_id"] == run["run_id"] and report["as_of"] == "2024-04"
+    steps = report["steps"]
+    facts = {s["name"]: s for s in steps if s["kind"] == "fact"}
+    assert REVENUE_FACTS <= set(facts)
+    assert {name: s["rows"] for name, s in facts.items()} == written
+    built = [s for s in steps if s["kind"] == "rollup"]
+    assert sorted(s["rows"] for s in built) == sorted(rollups.values()) and built
+    assert steps[0]["kind"] == "inputs"
+    assert "publish" in [s["kind"] for s in steps]
+    for step in steps:
+        parts = step["build_seconds"] + step["compile_seconds"] + step["execute_seconds"]
+        assert min(parts, step["seconds"]) >= 0
+        assert abs(parts - step["seconds"]) < 1e-3, step
+    for step in facts.values():  # each fact is compiled and executed, so each takes time
+        assert step["compile_seconds"] > 0 or step["execute_seconds"] > 0, step
+
+
+def test_run_profile_prints_a_table_with_every_fact(profiled: Path) -> None:
+    result = cli("-w", profiled, "run", "--as-of", "2024-04", "--profile")
+    assert result.exit_code == 0, result.output
+    with Workspace(profiled) as ws:
+        written = json.loads(ws.runs().row(-1, named=True)["facts"])
+    table = result.output.split("Where the run's time went", 1)[1]
+    lines = table.splitlines()
+    for name, rows in written.items():
+        row = next((line for line in lines if f" {name} " in line), None)
+        assert row is not None, f"{name} missing from:\n{table}"
+        assert " fact " in row and f" {rows:,} " in row, row
+    assert " input fingerprints " in table and " publish " in table
+
+
+def test_a_bare_profile_before_another_option_means_the_table(profiled: Path) -> None:
+    result = cli("-w", profiled, "run", "--profile", "--as-of", "2024-04")
+    assert result.exit_code == 0, result.output
+    assert "Where the run's time went" in result.output
+    assert "as of 2024-04" in result.output
+
+
 # -- demo and --debug -------------------------------------------------------------
 
 

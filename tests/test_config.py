@@ -55,3 +55,32 @@ def test_parse_month():
     assert parse_month("2024-02").isoformat() == "2024-02-01"
     with pytest.raises(ConfigError, match="YYYY-MM"):
         parse_month("2024-2")
+
+
+def test_memory_limit_and_threads_reach_duckdb(tmp_path):
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    write(folder, "memory_limit: 512MB\nthreads: 1\n")
+    with Workspace(folder) as ws:
+        raw = ws.warehouse.con.con
+        # DuckDB reports 512 MiB as "512.0 MiB" (or "488.2 MiB" would mean MB of 1000).
+        assert raw.sql("SELECT current_setting('memory_limit')").fetchone()[0] == "512.0 MiB"
+        assert raw.sql("SELECT current_setting('threads')").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("text", ["4 apples", "lots", "0MB", "-1GB"])
+def test_a_bad_memory_limit_is_named_with_its_line(tmp_path, text):
+    path = write(tmp_path, f"threads: 2\nmemory_limit: {text}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"{path}:2: memory_limit" in str(err.value)
+    assert "4GB or 512MB" in str(err.value) or "at least 1MB" in str(err.value)
+
+
+def test_memory_sizes_are_read_in_units_of_1024():
+    from custlens.config import memory_mb
+
+    assert memory_mb("4GB") == 4096
+    assert memory_mb("1.5 GiB") == 1536
+    assert memory_mb("512mb") == 512
+    assert memory_mb("2048KB") == 2

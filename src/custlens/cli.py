@@ -20,6 +20,9 @@ from custlens.errors import CustlensError
 class _Commands(TyperGroup):
     """Turns a custlens error into ``error: …`` and exit code 1 (a traceback with --debug)."""
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _optional_values(args))  # type: ignore[no-any-return]
+
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
@@ -29,6 +32,21 @@ class _Commands(TyperGroup):
             # soft_wrap: a long path must stay on one line, copyable.
             err_console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(1) from None
+
+
+OPTIONAL_VALUES = {"--profile": ("table", ("table", "json"))}
+"""Options whose value may be left out (Typer has no such options): option → (default, values)."""
+
+
+def _optional_values(args: list[str]) -> list[str]:
+    """``--profile`` alone means ``--profile table``; ``--profile json`` stays as it is."""
+    out = list(args)
+    for i, token in enumerate(out):
+        if token in OPTIONAL_VALUES:
+            default, values = OPTIONAL_VALUES[token]
+            if i + 1 == len(out) or out[i + 1] not in values:
+                out[i] = f"{token}={default}"
+    return out
 
 
 app = typer.Typer(
@@ -51,6 +69,11 @@ class State:
 
 
 state = State()
+
+
+class ProfileFormat(StrEnum):
+    table = "table"
+    json = "json"
 
 
 class FileFormat(StrEnum):
@@ -160,11 +183,81 @@ def run(
         list[str] | None,
         typer.Option("--only", help="Compute just this fact (and what it reads); repeatable."),
     ] = None,
+    profile: Annotated[
+        ProfileFormat | None,
+        typer.Option(
+            "--profile",
+            metavar="[table|json]",
+            help="Time each step (build, compile, execute + write, rows); "
+            "--profile json prints only that, as JSON.",
+        ),
+    ] = None,
 ) -> None:
     """Compute every fact whose inputs are loaded, and record the run."""
     with _open() as ws:
-        result = _run_with_progress(ws, _month(as_of), only)
+        if profile == ProfileFormat.json:
+            result = ws.run(as_of=_month(as_of), only=only)
+        else:
+            result = _run_with_progress(ws, _month(as_of), only)
+    if profile == ProfileFormat.json:
+        import json
+        import sys
+
+        sys.stdout.write(json.dumps(_profile_json(result), indent=2) + "\n")
+        return
     _print_run(result)
+    if profile == ProfileFormat.table:
+        _print_profile(result)
+
+
+def _profile_json(result: Any) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "as_of": result.as_of.strftime("%Y-%m") if result.as_of else None,
+        "seconds": round(result.seconds, 4),
+        "steps": [
+            {
+                "name": step.name,
+                "kind": step.kind,
+                "build_seconds": round(step.build_seconds, 4),
+                "compile_seconds": round(step.compile_seconds, 4),
+                "execute_seconds": round(step.execute_seconds, 4),
+                "seconds": round(step.seconds, 4),
+                "rows": step.rows,
+            }
+            for step in result.profile
+        ],
+    }
+
+
+def _print_profile(result: Any) -> None:
+    table = Table(title="Where the run's time went")
+    table.add_column("step")
+    table.add_column("kind")
+    for column in ("build", "compile", "execute + write", "total", "rows"):
+        table.add_column(column, justify="right")
+
+    def secs(value: float) -> str:
+        return f"{value:.3f} s" if value else ""
+
+    for step in result.profile:
+        table.add_row(
+            step.name,
+            step.kind,
+            secs(step.build_seconds),
+            secs(step.compile_seconds),
+            secs(step.execute_seconds),
+            f"{step.seconds:.3f} s",
+            "" if step.rows is None else f"{step.rows:,}",
+        )
+    total = sum(step.seconds for step in result.profile)
+    table.add_section()
+    table.add_row("all steps", "", "", "", "", f"{total:.3f} s", "")
+    console.print(table)
+    console.print(
+        "build: the Ibis expression (a model fact reads its input and fits here); "
+        "compile: Ibis to SQL; execute + write: the SQL into a staging table, rows counted."
+    )
 
 
 def _run_with_progress(ws: Any, as_of: date | None, only: list[str] | None = None) -> Any:

@@ -309,6 +309,18 @@ class Config(_Strict):
         description="YYYY-MM. Facts are computed to the end of this month; default: the "
         "last month with MRR or a transaction, never later than today.",
     )
+    memory_limit: str | None = Field(
+        default=None,
+        description="Memory the engine may use, e.g. 4GB or 512MB: DuckDB's memory_limit "
+        "(it spills to disk beyond it) and local Spark's driver memory. Default: the "
+        "engine's own (DuckDB: 80 % of the machine's memory).",
+    )
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Threads the engine may use: DuckDB's threads and local Spark's "
+        "local[N]. Default: one per core.",
+    )
     opening_balance: Literal["none", "first_month"] = Field(
         default="none",
         description="first_month: customers paying in the first month of the data are "
@@ -338,6 +350,13 @@ class Config(_Strict):
                 raise ValueError(f"api key {key[:4]}…: unknown role {role!r} (roles: {known})")
         return self
 
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        if value is not None:
+            memory_mb(value)  # a ValueError names the value
+        return value
+
     @field_validator("as_of")
     @classmethod
     def _month(cls, value: str | None) -> str | None:
@@ -348,6 +367,26 @@ class Config(_Strict):
     def as_of_month(self) -> date | None:
         """The configured as-of month as its first day, or None."""
         return parse_month(self.as_of) if self.as_of else None
+
+
+_MEMORY = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+_MEMORY_UNITS_MB = {"KB": 1 / 1024, "MB": 1, "GB": 1024, "TB": 1024**2}
+
+
+def memory_mb(text: str) -> int:
+    """Megabytes (MiB) of a size such as ``4GB``, ``512MB`` or ``1.5GiB`` (units of 1024).
+
+    Raises:
+        ValueError: not a size with a unit, or under 1 MB.
+    """
+    match = _MEMORY.match(str(text))
+    if not match:
+        raise ValueError(f"must be a size such as 4GB or 512MB, got {text!r}")
+    unit = match.group(2).upper().replace("I", "")
+    mb = int(float(match.group(1)) * _MEMORY_UNITS_MB[unit])
+    if mb < 1:
+        raise ValueError(f"must be at least 1MB, got {text!r}")
+    return mb
 
 
 def parse_month(text: str) -> date:
@@ -368,6 +407,12 @@ warehouse: duckdb:///custlens.duckdb
 # Compute facts to the end of this month (YYYY-MM). Default: the last month with
 # MRR or a transaction, never later than today.
 # as_of: 2025-12
+
+# What the engine may use (DuckDB; local Spark's driver): memory and threads. Default:
+# the engine's own (DuckDB: 80 % of memory, one thread per core). DuckDB spills to disk
+# beyond memory_limit.
+# memory_limit: 4GB
+# threads: 2
 
 # first_month: the first month of the data is an opening balance, not new business.
 opening_balance: none

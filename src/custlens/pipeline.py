@@ -45,6 +45,26 @@ Progress = Callable[[str, str], None]
 
 
 @dataclass
+class Step:
+    """Where a run's time went: one fact, rollup or bookkeeping step (``--profile``)."""
+
+    name: str
+    kind: str
+    """fact, rollup, inputs (the input fingerprints) or publish (the run record and the swap)."""
+    build_seconds: float = 0.0
+    """Building the Ibis expression; a model fact reads its input and fits here."""
+    compile_seconds: float = 0.0
+    """Compiling the expression to the backend's SQL."""
+    execute_seconds: float = 0.0
+    """Executing the SQL into the staging table and counting its rows."""
+    rows: int | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.build_seconds + self.compile_seconds + self.execute_seconds
+
+
+@dataclass
 class RunResult:
     """What a run did."""
 
@@ -60,6 +80,8 @@ class RunResult:
     """Rollups not built (``cube.rollup``, or ``rollups`` for a broken model), and why."""
     status: str = "succeeded"
     seconds: float = 0.0
+    profile: list[Step] = field(default_factory=list)
+    """Each step of the run in order, timed (``custlens run --profile``)."""
 
 
 def month_end(first_day: date) -> date:
@@ -137,7 +159,16 @@ def run(
         for name in warehouse.list_tables()
         if name.startswith(SOURCE_PREFIX) and name[len(SOURCE_PREFIX) :] in TABLES
     }
+    clock_inputs = time.perf_counter()
     inputs = fingerprints(warehouse, sources)
+    result.profile.append(
+        Step(
+            "input fingerprints",
+            "inputs",
+            execute_seconds=time.perf_counter() - clock_inputs,
+            rows=len(inputs),
+        )
+    )
     tables: dict[str, ir.Table] = dict(sources)
     staged: list[str] = []
     try:
@@ -152,6 +183,8 @@ def run(
             notify(f.name, "start")
             assert month is not None
             ctx = FactContext(tables, month_end(month), config, collect=warehouse.to_polars)
+            step = Step(f.name, "fact")
+            began = time.perf_counter()
             try:
                 expr = f.build(ctx).mutate(**{RUN_ID_COLUMN: ibis.literal(run_id)})
             except ModelFitError as exc:
@@ -162,16 +195,28 @@ def run(
                 result.skipped[f.name] = f"model not fitted: {exc}"
                 notify(f.name, "skipped")
                 continue
-            tables[f.name] = warehouse.stage(f.name, expr)
+            compiled = time.perf_counter()
+            step.build_seconds = compiled - began
+            sql = warehouse.compile(expr)
+            executed = time.perf_counter()
+            step.compile_seconds = executed - compiled
+            tables[f.name] = warehouse.stage(f.name, expr, sql=sql)
             if ctx.notes:
                 result.notes[f.name] = ctx.notes
             staged.append(f.name)
-            result.written[f.name] = int(warehouse.scalar(tables[f.name].count()))
+            result.written[f.name] = step.rows = int(warehouse.scalar(tables[f.name].count()))
+            step.execute_seconds = time.perf_counter() - executed
+            result.profile.append(step)
             notify(f.name, "done")
-        result.seconds = time.perf_counter() - clock
+        publishing = time.perf_counter()
+        result.seconds = publishing - clock
         record = _record(result, started, inputs)
         warehouse.stage(RUNS_TABLE, _with_history(warehouse, record))
         warehouse.publish([*staged, RUNS_TABLE])
+        result.profile.append(
+            Step("publish", "publish", execute_seconds=time.perf_counter() - publishing)
+        )
+        result.seconds = time.perf_counter() - clock
     except Exception as exc:
         warehouse.discard([*staged, RUNS_TABLE])
         result.status = "failed"

@@ -70,7 +70,14 @@ class Warehouse:
     # -- connecting -------------------------------------------------------
 
     @classmethod
-    def connect(cls, url: str, root: Path | None = None) -> Warehouse:
+    def connect(
+        cls,
+        url: str,
+        root: Path | None = None,
+        *,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> Warehouse:
         """Open the warehouse named by ``url``.
 
         Args:
@@ -78,7 +85,12 @@ class Warehouse:
                 ``postgres://…``/``postgresql://…``, ``pyspark`` or ``pyspark://master:port``.
             root: the workspace folder; relative DuckDB paths and the Spark
                 table folder are taken from it.
+            memory_limit: a size such as ``4GB``: DuckDB's ``memory_limit``, local
+                Spark's driver memory (when this process starts the JVM).
+            threads: DuckDB's ``threads``; local Spark's ``local[N]``.
         """
+        from custlens.config import memory_mb
+
         root = Path(root) if root is not None else Path.cwd()
         scheme = url.split(":", 1)[0].lower()
         try:
@@ -88,13 +100,19 @@ class Warehouse:
                     path = "/" + path
                 if path and not os.path.isabs(path):
                     path = str(root / path)
-                con = ibis.duckdb.connect(path or ":memory:")
+                settings: dict[str, Any] = {}
+                if memory_limit is not None:
+                    settings["memory_limit"] = f"{memory_mb(memory_limit)}MiB"
+                if threads is not None:
+                    settings["threads"] = threads
+                con = ibis.duckdb.connect(path or ":memory:", **settings)
                 return cls(con, "duckdb", url)
             if scheme in ("postgres", "postgresql"):
                 con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
                 return cls(con, "postgres", url)
             if scheme == "pyspark":
-                return cls._connect_spark(url, root)
+                memory = f"{memory_mb(memory_limit)}m" if memory_limit is not None else None
+                return cls._connect_spark(url, root, memory, threads)
         except ImportError as exc:
             extra = {"postgres": "postgres", "postgresql": "postgres"}.get(scheme, "spark")
             raise WarehouseError(
@@ -108,10 +126,12 @@ class Warehouse:
         )
 
     @classmethod
-    def _connect_spark(cls, url: str, root: Path) -> Warehouse:
+    def _connect_spark(
+        cls, url: str, root: Path, driver_memory: str | None, threads: int | None
+    ) -> Warehouse:
         parsed = urlparse(url)
-        master = f"spark://{parsed.netloc}" if parsed.netloc else "local[*]"
-        session = spark_session(master)
+        master = f"spark://{parsed.netloc}" if parsed.netloc else f"local[{threads or '*'}]"
+        session = spark_session(master, driver_memory)
         location = (root / "spark-warehouse").resolve()
         location.mkdir(parents=True, exist_ok=True)
         warehouse = cls(ibis.pyspark.connect(session), "pyspark", url, location)
@@ -313,20 +333,27 @@ class Warehouse:
 
     # -- writing ----------------------------------------------------------
 
-    def stage(self, name: str, obj: Any) -> ir.Table:
+    def stage(self, name: str, obj: Any, *, sql: str | None = None) -> ir.Table:
         """Materialise ``obj`` as the staging table of ``name`` and return it.
 
         The live table ``name`` is untouched until :meth:`publish`.
+
+        Args:
+            sql: what :meth:`compile` gave for the expression ``obj``: DuckDB and
+                Spark run it as it is instead of compiling the expression again
+                (the pipeline compiles each fact once, and times that apart).
         """
         self._forget()
         staged = STAGE_PREFIX + name
         if isinstance(obj, pl.DataFrame) and self.kind != "duckdb":
             obj = obj.to_arrow()
-        if self.kind == "pyspark":
+        if self.kind == "duckdb" and sql is not None and isinstance(obj, ibis.Table):
+            self._duckdb_create(staged, obj, sql)
+        elif self.kind == "pyspark":
             path = self._spark_path(staged)
             shutil.rmtree(path, ignore_errors=True)
             if isinstance(obj, ibis.Table):
-                self._spark_frame(obj).write.parquet(str(path))
+                self._spark_frame(obj, sql).write.parquet(str(path))
             else:
                 # Straight from Arrow: going through pandas would turn a null
                 # string into the text "NaN".
@@ -395,13 +422,41 @@ class Warehouse:
                 raise
             raise WarehouseError(f"writing {', '.join(tables)} failed: {exc}") from exc
 
+    # -- DuckDB internals -------------------------------------------------
+
+    def _duckdb_create(self, staged: str, expr: ir.Table, sql: str) -> None:
+        """``CREATE TABLE`` with the column types of ``expr``'s schema, filled from ``sql``.
+
+        What Ibis's ``create_table`` does, minus compiling the expression again:
+        declaring the columns first keeps each table's types exactly as Ibis
+        promised them (an all-null column, a decimal), whatever the query infers.
+        """
+        import sqlglot as sg
+        import sqlglot.expressions as sge
+
+        schema = expr.schema()
+        if schema.null_fields:  # Ibis's own error names them
+            self.con.create_table(staged, expr, overwrite=True)
+            return
+        self.con._run_pre_execute_hooks(expr)
+        table = sg.table(staged, quoted=True)
+        create = sge.Create(
+            kind="TABLE",
+            this=sge.Schema(this=table, expressions=schema.to_sqlglot_column_defs("duckdb")),
+            replace=True,
+        )
+        columns = ", ".join(sge.to_identifier(c, quoted=True).sql("duckdb") for c in schema)
+        raw = self.con.con
+        raw.execute(create.sql("duckdb"))
+        raw.execute(f"INSERT INTO {table.sql('duckdb')} ({columns}) {sql}")
+
     # -- Spark internals --------------------------------------------------
 
     def _spark_path(self, name: str) -> Path:
         assert self._location is not None
         return self._location / name
 
-    def _spark_frame(self, expr: ir.Table) -> Any:
+    def _spark_frame(self, expr: ir.Table, sql: str | None = None) -> Any:
         """The Spark DataFrame of an expression, with the column types Ibis promised.
 
         Ibis compiles an int64 literal to a bare ``1``, which Spark types as
@@ -410,7 +465,7 @@ class Warehouse:
         from pyspark.sql import functions as F
 
         self.con._run_pre_execute_hooks(expr)
-        frame = self.con._session.sql(self.con.compile(expr))
+        frame = self.con._session.sql(sql if sql is not None else self.con.compile(expr))
         casts = {"int64": "bigint", "int32": "int", "float64": "double", "int16": "smallint"}
         columns = []
         for name, dtype in expr.schema().items():
@@ -447,15 +502,21 @@ def _to_arrow(obj: Any) -> pa.Table:
     return pa.Table.from_pandas(obj, preserve_index=False)
 
 
-def spark_session(master: str = "local[*]") -> Any:
+def spark_session(master: str = "local[*]", driver_memory: str | None = None) -> Any:
     """The process's Spark session, created once with settings for small local work.
 
     UTC everywhere so timestamps mean the same on DuckDB and Spark.
+
+    Args:
+        driver_memory: e.g. ``2048m``; only heeded when this call starts the JVM.
     """
     from pyspark.sql import SparkSession
 
+    builder = SparkSession.builder
+    if driver_memory is not None:
+        builder = builder.config("spark.driver.memory", driver_memory)
     session = (
-        SparkSession.builder.master(master)
+        builder.master(master)
         .appName("custlens")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")

@@ -68,7 +68,12 @@ class Workspace:
     def warehouse(self) -> Warehouse:
         """The warehouse, connected on first use."""
         if self._warehouse is None:
-            self._warehouse = Warehouse.connect(self.config.warehouse, self.path)
+            self._warehouse = Warehouse.connect(
+                self.config.warehouse,
+                self.path,
+                memory_limit=self.config.memory_limit,
+                threads=self.config.threads,
+            )
         return self._warehouse
 
     def close(self) -> None:
@@ -149,6 +154,7 @@ class Workspace:
             return result
         result.rollups = built.written
         result.rollups_skipped = built.skipped
+        result.profile.extend(built.profile)
         return result
 
     def build_rollups(

@@ -44,13 +44,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import polars as pl
 
 from custlens.errors import CustlensError, NotFoundError
+from custlens.pipeline import Step
 from custlens.semantic.model import GRANULARITIES, Cube, Rollup, SemanticModel, join_path
 from custlens.semantic.query import period_start
 from custlens.sources.contract import SOURCE_PREFIX
@@ -210,6 +212,8 @@ class BuildResult:
     """rollup table → rows."""
     skipped: dict[str, str]
     """``cube.rollup`` → why it was not built."""
+    profile: list[Step] = field(default_factory=list)
+    """Each rollup built, timed (``custlens run --profile``)."""
 
 
 def build(
@@ -235,6 +239,8 @@ def build(
         for cube in model.cubes.values():
             for rollup in cube.rollups:
                 label = f"{cube.name}.{rollup.name}"
+                step = Step(label, "rollup")
+                began = time.perf_counter()
                 try:
                     expr = compiler.rollup_expr(cube, rollup)
                 except CustlensError as exc:
@@ -244,8 +250,14 @@ def build(
                 notify(label, "start")
                 name = table_name(cube.name, rollup.name)
                 try:
-                    staged_table = warehouse.stage(name, expr)
+                    compiled = time.perf_counter()
+                    step.build_seconds = compiled - began
+                    sql = warehouse.compile(expr)
+                    executed = time.perf_counter()
+                    step.compile_seconds = executed - compiled
+                    staged_table = warehouse.stage(name, expr, sql=sql)
                     rows = int(warehouse.scalar(staged_table.count()))
+                    step.execute_seconds = time.perf_counter() - executed
                 except Exception as exc:  # the cube's SQL fails on the data: skip this one
                     warehouse.discard([name])
                     lines = str(exc).strip().splitlines()
@@ -253,7 +265,8 @@ def build(
                     notify(label, "skipped")
                     continue
                 staged.append(name)
-                result.written[name] = rows
+                result.written[name] = step.rows = rows
+                result.profile.append(step)
                 records.append(
                     {
                         "cube": cube.name,
