@@ -2,8 +2,8 @@
 
 Usage: ``python benchmarks/bench_generate.py [--customers 100000] [--months 36]``.
 
-The generation runs in a child process so that its peak resident set size can be read
-from ``getrusage(RUSAGE_CHILDREN)``: Polars and NumPy allocate natively, which
+The generation runs in a child process (``child.run_child``: under the memory cap) so
+that its peak resident set size is its own: Polars and NumPy allocate natively, which
 ``tracemalloc`` does not see. The peak includes the interpreter and library imports.
 """
 
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import time
 from typing import Any
+
+# Run as a script (or imported by run.py), this folder is first on sys.path.
+from child import run_child
 
 
 def _child(customers: int, months: int) -> None:
@@ -33,12 +34,6 @@ def _child(customers: int, months: int) -> None:
     print(json.dumps(result))
 
 
-def _maxrss_mb(usage: resource.struct_rusage) -> float:
-    # Linux reports kilobytes, macOS bytes.
-    scale = 2**20 if sys.platform == "darwin" else 2**10
-    return usage.ru_maxrss / scale
-
-
 def main(customers: int = 100_000, months: int = 36) -> dict[str, Any]:
     """Time ``generate(customers, months)`` in a subprocess and report peak memory.
 
@@ -46,8 +41,7 @@ def main(customers: int = 100_000, months: int = 36) -> dict[str, Any]:
     child, imports included), ``peak_rss_mb`` (the child's maximum resident set size),
     ``frames_mb`` (estimated size of the frames) and ``rows`` per table; also prints them.
     """
-    began = time.perf_counter()
-    proc = subprocess.run(
+    child = run_child(
         [
             sys.executable,
             __file__,
@@ -57,22 +51,16 @@ def main(customers: int = 100_000, months: int = 36) -> dict[str, Any]:
             "--months",
             str(months),
         ],
-        capture_output=True,
-        text=True,
-        check=False,
+        "generate",
     )
-    wall = time.perf_counter() - began
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark child failed:\n{proc.stderr}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    result = {
+    result: dict[str, Any] = {
         "customers": customers,
         "months": months,
-        **result,
-        "wall_seconds": round(wall, 3),
-        # The maximum over waited-for children; this script starts only this one.
-        "peak_rss_mb": round(_maxrss_mb(resource.getrusage(resource.RUSAGE_CHILDREN)), 1),
+        **child.report,
+        "wall_seconds": round(child.wall_seconds, 3),
+        "peak_rss_mb": round(child.peak_rss_mb, 1),
     }
+    wall = child.wall_seconds
     print(f"generate({customers}, {months})")
     print(f"  generate: {result['generate_seconds']:.2f} s (child wall {wall:.2f} s)")
     print(f"  peak RSS: {result['peak_rss_mb']:.0f} MB; frames: {result['frames_mb']:.0f} MB")

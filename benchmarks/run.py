@@ -1,6 +1,6 @@
 """Run every benchmark and print the figures as Rich tables (``make bench``).
 
-Usage: ``python benchmarks/run.py [--quick] [--repeat N] [--settle LOAD]``.
+Usage: ``python benchmarks/run.py [--quick] [--repeat N] [--settle LOAD] [--memory-cap 6GB]``.
 
 - ``bench_generate``: ``custlens.synth.generate`` for 100,000 customers x 36 months
   (``--quick``: 10,000): time, peak memory, rows.
@@ -23,7 +23,6 @@ import contextlib
 import io
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import Any, Literal
 # Run as a script, this folder is first on sys.path.
 import bench_generate
 import bench_run
+from child import DEFAULT_MEMORY_CAP, MEMORY_CAP_VARIABLE, MemoryCapExceeded, run_capped
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
@@ -102,46 +102,47 @@ def generate_table(result: dict[str, Any]) -> Table:
     return table
 
 
+STEP_LABELS = {
+    "custlens-load": "custlens load + validate",
+    "custlens-revenue": "custlens run --only growth_summary",
+    "custlens-run": "custlens run (everything)",
+    "polars": "lean Polars (eager)",
+    "sql": "hand-written DuckDB SQL",
+}
+
+
 def run_table(result: bench_run.RunBenchmark) -> Table:
-    """Each implementation of the MRR movements: rows, times, memory."""
+    """Each implementation of the MRR movements: median time, ratios, cpu, memory."""
     table = Table(
         title=f"MRR movements: customer_mrr of {result.customers:,} customers x "
-        f"{result.months} months = {result.source_rows:,} rows"
+        f"{result.months} months = {result.source_rows:,} rows; medians of "
+        f"{len(result.rounds['sql'])} interleaved rounds"
     )
     columns: tuple[tuple[str, Literal["left", "right"]], ...] = (
-        ("implementation", "left"),
-        ("load + validate", "right"),
-        ("run", "right"),
-        ("load + run", "right"),
+        ("step", "left"),
+        ("time", "right"),
+        ("vs Polars", "right"),
+        ("vs SQL", "right"),
         ("cpu", "right"),
         ("peak RSS", "right"),
         ("movements", "right"),
     )
     for name, justify in columns:
         table.add_column(name, justify=justify)
-    load, run = result.load, result.run
-    table.add_row(
-        "custlens",
-        _seconds(load.seconds),
-        _seconds(run.seconds),
-        _seconds(load.seconds + run.seconds),
-        f"{_seconds(load.cpu_seconds)} + {_seconds(run.cpu_seconds)}",
-        f"{_mb(load.peak_rss_mb)} / {_mb(run.peak_rss_mb)}",
-        f"{run.rows:,}",
-    )
-    for label, m in (
-        ("Polars, eager", result.polars),
-        ("Polars, lazy", result.polars_lazy),
-        ("DuckDB SQL", result.sql),
-    ):
+    for step, measured in result.rounds.items():
+        ratios = ("—", "—")
+        if step != "custlens-load":
+            ratios = (
+                f"{result.ratio(step, 'polars'):.2f}x",
+                f"{result.ratio(step, 'sql'):.2f}x",
+            )
         table.add_row(
-            label,
-            "—",
-            _seconds(m.seconds),
-            _seconds(m.seconds),
-            _seconds(m.cpu_seconds),
-            _mb(m.peak_rss_mb),
-            f"{m.rows:,}",
+            STEP_LABELS.get(step, step),
+            _seconds(result.seconds(step)),
+            *ratios,
+            _seconds(bench_run.median([m.cpu_seconds for m in measured])),
+            _mb(result.peak_mb(step)),
+            f"{measured[-1].rows:,}",
         )
     return table
 
@@ -177,19 +178,17 @@ def other_benchmarks() -> list[str]:
 
 
 def run_other(script: str, args: list[str]) -> Other:
-    """Run one benchmark script in its own process and keep what it printed."""
+    """Run one benchmark script in its own process, under the memory cap, and keep its output."""
     began = time.perf_counter()
     try:
-        proc = subprocess.run(
-            [sys.executable, str(HERE / script), *args],
-            capture_output=True,
-            text=True,
-            timeout=OTHER_TIMEOUT_SECONDS,
-            check=False,
+        done = run_capped(
+            [sys.executable, str(HERE / script), *args], script, OTHER_TIMEOUT_SECONDS
         )
-        code, output = proc.returncode, proc.stdout + (proc.stderr if proc.returncode else "")
-    except subprocess.TimeoutExpired:
-        code, output = -1, f"timed out after {OTHER_TIMEOUT_SECONDS} s"
+        code, output = done.code, done.stdout + (done.stderr if done.code else "")
+        if code == -9 and done.wall_seconds >= OTHER_TIMEOUT_SECONDS:
+            output += f"\ntimed out after {OTHER_TIMEOUT_SECONDS} s"
+    except MemoryCapExceeded as exc:
+        code, output = -1, str(exc)
     return Other(script, args, time.perf_counter() - began, code, output.strip())
 
 
@@ -198,7 +197,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
     bench_run.add_timing_options(parser)
+    parser.add_argument(
+        "--memory-cap",
+        default=os.environ.get(MEMORY_CAP_VARIABLE, DEFAULT_MEMORY_CAP),
+        metavar="SIZE",
+        help="resident memory each benchmark process (and what it starts) may hold, e.g. "
+        f"8GB; past it the step is stopped (default {DEFAULT_MEMORY_CAP}, or "
+        f"${MEMORY_CAP_VARIABLE})",
+    )
     args = parser.parse_args(argv)
+    os.environ[MEMORY_CAP_VARIABLE] = args.memory_cap  # every child reads it
     sizes = QUICK if args.quick else FULL
     console = Console(width=max(Console().width, 110))
     console.print(f"[bold]custlens benchmarks[/bold], {date.today()}: {machine()}")
@@ -224,12 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             verbose=False,
         )
     console.print(run_table(result))
-    written = ", ".join(f"{name} ({rows:,})" for name, rows in result.run.extra["written"].items())
+    written = result.rounds["custlens-run"][-1].extra["written"]
     console.print(
-        "custlens: load = read + validate + write src_customer_mrr; run = every fact "
-        f"written to DuckDB and the run recorded; facts (rows): {written}. Polars and SQL: "
-        "read Parquet, compute in memory, write nothing. cpu = user + system time of the "
-        "child, all threads."
+        "custlens: load = read + validate + write src_customer_mrr; run = facts written to "
+        "DuckDB and the run recorded; the whole run's facts (rows): "
+        + ", ".join(f"{name} ({rows:,})" for name, rows in written.items())
+        + ". Polars and SQL: read Parquet, compute in memory, write nothing. cpu = user + "
+        "system time of the child, all threads."
     )
     for pair, problems in result.agreement.items():
         if problems:
@@ -243,10 +252,10 @@ def main(argv: list[str] | None = None) -> int:
             )
     console.print(goal_table(result, args.quick))
     before, after = result.load_average
-    starts = [m.load_at_start for m in (result.load, result.run, result.polars, result.sql)]
+    starts = [m.load_at_start for measured in result.rounds.values() for m in measured]
     console.print(
         f"1-minute load average: {before:.1f} before the run benchmark, {after:.1f} after; "
-        f"{min(starts):.1f} to {max(starts):.1f} when the reported steps started"
+        f"{min(starts):.1f} to {max(starts):.1f} when the steps started"
     )
 
     failed = 0

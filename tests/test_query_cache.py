@@ -8,7 +8,8 @@ drops every plan), never when it was a source (a load changes those).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -35,16 +36,30 @@ MRR_BY_SEGMENT = {
 MONTHLY_PAYMENTS = {"dimension": "transactions.created_at", "granularity": "month"}
 
 
-def demo(folder: Path) -> Workspace:
-    ws = Workspace.init(folder)
-    ws.generate(customers=300, months=24, seed=3, start=START)
-    ws.run(as_of=AS_OF)
-    return ws
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated workspace run to AS_OF, built once; tests open it or copies of it."""
+    folder = tmp_path_factory.mktemp("cache-built") / "ws"
+    with Workspace.init(folder) as ws:
+        ws.generate(customers=300, months=24, seed=3, start=START)
+        ws.run(as_of=AS_OF)
+    return folder
+
+
+@pytest.fixture
+def demo(built: Path) -> Callable[[Path], Workspace]:
+    """A fresh copy of the built workspace at ``folder``, for a test that runs again."""
+
+    def copy(folder: Path) -> Workspace:
+        shutil.copytree(built, folder, dirs_exist_ok=True)
+        return Workspace(folder)
+
+    return copy
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    with demo(tmp_path_factory.mktemp("cache")) as ws:
+def ws(built: Path) -> Iterator[Workspace]:
+    with Workspace(built) as ws:
         yield ws
 
 
@@ -105,7 +120,9 @@ def test_a_plan_that_read_a_source_is_not_kept_one_that_read_facts_is(ws: Worksp
     assert plans(ws) == kept + 1
 
 
-def test_a_new_run_drops_the_plans_and_moves_as_of(tmp_path: Path) -> None:
+def test_a_new_run_drops_the_plans_and_moves_as_of(
+    demo: Callable[[Path], Workspace], tmp_path: Path
+) -> None:
     with demo(tmp_path) as ws:
         before = ws.run_query(MRR_BY_SEGMENT)
         ws.run(as_of=date(2024, 3, 1))
@@ -135,7 +152,9 @@ def test_metrics_in_another_order_share_the_plan_and_keep_the_order_asked(ws: Wo
     assert [{k: r[k] for k in first.data[0]} for r in swapped.data] == first.data
 
 
-def test_the_shared_result_cache_answers_facts_until_the_next_run(tmp_path: Path) -> None:
+def test_the_shared_result_cache_answers_facts_until_the_next_run(
+    demo: Callable[[Path], Workspace], tmp_path: Path
+) -> None:
     from custlens.semantic.compile import ResultCache
 
     shared = ResultCache()

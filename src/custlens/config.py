@@ -7,6 +7,7 @@ key.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date
 from pathlib import Path
@@ -462,6 +463,26 @@ cac_source: auto
 """
 
 
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader where PyYAML was built with it: the semantic model's YAML parses
+about 10x faster than with the pure-Python one (0.4 s of every run)."""
+
+
+@functools.lru_cache(maxsize=128)
+def parse_yaml(text: str) -> tuple[Any, Any]:
+    """The node tree (for line numbers) and the data of a YAML text, kept per text.
+
+    The same files are read on every run and by every workspace of a process (the
+    shipped semantic model above all). Callers must not change what they get.
+
+    Raises:
+        yaml.YAMLError: not valid YAML.
+    """
+    node = yaml.compose(text, Loader=_YAML_LOADER)
+    data = yaml.load(text, Loader=_YAML_LOADER)
+    return node, data
+
+
 def load_config(path: Path) -> Config:
     """Read and validate a ``custlens.yml``.
 
@@ -473,8 +494,7 @@ def load_config(path: Path) -> Config:
         raise ConfigError(f"{path}: no such file; run `custlens init {path.parent}` first")
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = parse_yaml(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is None:

@@ -502,30 +502,36 @@ def _to_arrow(obj: Any) -> pa.Table:
     return pa.Table.from_pandas(obj, preserve_index=False)
 
 
-def spark_session(master: str = "local[*]", driver_memory: str | None = None) -> Any:
+def spark_session(
+    master: str = "local[*]",
+    driver_memory: str | None = None,
+    conf: Mapping[str, str] | None = None,
+) -> Any:
     """The process's Spark session, created once with settings for small local work.
 
     UTC everywhere so timestamps mean the same on DuckDB and Spark.
 
     Args:
         driver_memory: e.g. ``2048m``; only heeded when this call starts the JVM.
+        conf: more Spark settings, e.g. the test suite's for tiny tables.
     """
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder
+    settings = {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.sql.legacy.createHiveTableByDefault": "false",
+    }
     if driver_memory is not None:
-        builder = builder.config("spark.driver.memory", driver_memory)
-    session = (
-        builder.master(master)
-        .appName("custlens")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.sql.legacy.createHiveTableByDefault", "false")
-        .getOrCreate()
-    )
+        settings["spark.driver.memory"] = driver_memory
+    settings.update(conf or {})
+    builder = SparkSession.builder.master(master).appName("custlens")
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session

@@ -65,8 +65,33 @@ def test_run_worker_counts_every_row_fills_gaps_and_runs_balances():
     assert [r["current_base"] for r in actual] == [100, 106, 106]
     assert [r["ending_balance"] for r in actual] == [106, 106, 103]
     budget = out.filter(pl.col("value_type_id") == 2)
-    assert budget["ending_balance"].to_list() == [100, 110]
-    assert budget["current_base"].to_list() == [90, 100]
+    # Budget events stop in February; its balance still stands in March (issue 14:
+    # every value type runs over the same months).
+    assert budget["date"].to_list() == [D(2024, 1, 1), D(2024, 2, 1), D(2024, 3, 1)]
+    assert budget["ending_balance"].to_list() == [100, 110, 110]
+    assert budget["current_base"].to_list() == [90, 100, 110]
+    assert budget["new"].to_list() == [10, 10, 0]
+
+
+def test_a_value_type_with_earlier_last_events_carries_its_balance_to_the_end():
+    # Actuals through April, budget through February: budget has March and April rows
+    # at its February balance (58 = 50 + 8), and both start in January.
+    out = run_worker(
+        events(
+            (D(2024, 1, 5), 1, 1, 2),
+            (D(2024, 4, 5), 1, 1, 1),
+            (D(2024, 2, 1), 1, 2, 8),
+        ),
+        pl.DataFrame({"value_type_id": [1, 2], "nr_of_customers": [10, 50]}),
+    ).sort("value_type_id", "date")
+    months = [D(2024, m, 1) for m in (1, 2, 3, 4)]
+    actual = out.filter(pl.col("value_type_id") == 1)
+    budget = out.filter(pl.col("value_type_id") == 2)
+    assert actual["date"].to_list() == months
+    assert actual["ending_balance"].to_list() == [12, 12, 12, 13]
+    assert budget["date"].to_list() == months
+    assert budget["ending_balance"].to_list() == [50, 58, 58, 58]
+    assert budget["current_base"].to_list() == [50, 50, 58, 58]
 
 
 def test_without_reactivations_net_new_is_the_seeds_new_minus_churn():
@@ -106,6 +131,32 @@ def test_customer_count_fact_from_mrr_and_budget_events(run_facts):
         facts["growth_summary"].sort("month")["ending_customers"].to_list()
     )
     plan = counts.filter(pl.col("value_type_id") == 2)
-    # Budget runs Feb–May (past the as-of month: a plan is about the future), gaps filled.
-    assert plan["month"].to_list() == [D(2024, m, 1) for m in (2, 3, 4, 5)]
-    assert plan["ending_balance"].to_list() == [53, 53, 53, 52]
+    # Budget runs from the first month of any value type (January) to its last event
+    # (May: past the as-of month, a plan is about the future), gaps filled; actuals stop
+    # at the as-of month.
+    assert plan["month"].to_list() == [D(2024, m, 1) for m in (1, 2, 3, 4, 5)]
+    assert plan["ending_balance"].to_list() == [50, 53, 53, 53, 52]
+    assert actual["month"].to_list() == [D(2024, m, 1) for m in (1, 2, 3)]
+
+
+def test_budget_that_stops_early_runs_to_the_as_of_month(run_facts):
+    lines = pl.DataFrame(
+        {
+            "customer_id": ["a"],
+            "period_start": [D(2024, 1, 1)],
+            "period_end": [D(2024, 5, 1)],
+            "amount": [400.0],
+        }
+    )
+    facts = run_facts(
+        {
+            "subscription_lines": lines,
+            "revenue_events": events((D(2024, 2, 1), 1, 2, 8)),
+            "starting_balances": pl.DataFrame({"value_type_id": [2], "nr_of_customers": [50]}),
+        },
+        D(2024, 4, 1),
+    )
+    plan = facts["customer_count"].filter(pl.col("value_type_id") == 2).sort("month")
+    # January (no budget event yet) through April, the as-of month: 50, 58, 58, 58.
+    assert plan["month"].to_list() == [D(2024, m, 1) for m in (1, 2, 3, 4)]
+    assert plan["ending_balance"].to_list() == [50, 58, 58, 58]

@@ -142,6 +142,14 @@ def test_unprivileged_roles_may_not_filter_on_pii(url: str) -> None:
     assert refused.value.status == 403
 
 
+def nested(depth: int) -> dict[str, object]:
+    """Groups ``depth`` deep (and, or, and, …) around one condition."""
+    node: dict[str, object] = {"member": "customers.region", "operator": "equals", "value": "x"}
+    for level in range(depth):
+        node = {"and" if level % 2 else "or": [node]}
+    return node
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
@@ -160,6 +168,52 @@ def test_unprivileged_roles_may_not_filter_on_pii(url: str) -> None:
                 "filters": [{"member": "transactions.amount", "operator": "gt", "value": 1}],
             },
             "unknown dimension 'transactions.amount'",
+        ),
+        # Issue 14: these were HTTP 500 (RecursionError, ValueError).
+        (
+            {
+                "metrics": ["transactions.revenue"],
+                "filters": [
+                    {
+                        "or": [
+                            {"member": "customers.region", "operator": "equals", "value": f"R{i}"}
+                            for i in range(2000)
+                        ]
+                    }
+                ],
+            },
+            "filters.0.or: at most 100 terms in a group, got 2000",
+        ),
+        (
+            {
+                "metrics": ["transactions.revenue"],
+                "time_dimensions": [
+                    {"dimension": "transactions.created_at", "date_range": "last 999999999 months"}
+                ],
+            },
+            "time_dimensions.0.date_range: 'last 999999999 months' spans more than 100 years",
+        ),
+        (
+            {
+                "metrics": ["transactions.revenue"],
+                "filters": [
+                    {"member": "customers.region", "operator": "in", "values": ["x"] * 1001}
+                ],
+            },
+            "filters.0.values: at most 1000 values, got 1001",
+        ),
+        (
+            {"metrics": ["transactions.revenue"], "filters": [nested(6)]},
+            "filters.0: filters nest at most 5 groups deep",
+        ),
+        (
+            {
+                "metrics": ["transactions.revenue"],
+                "time_dimensions": [
+                    {"dimension": "transactions.created_at", "date_range": ["0001-01-01", "x"]}
+                ],
+            },
+            "time_dimensions.0.date_range: 'x' is not a date",
         ),
     ],
 )

@@ -590,3 +590,49 @@ def test_load_sources_round_trips_through_the_real_warehouse(tmp_path: Path) -> 
         assert customers["customer_id"].to_list() == ["c1", "c2"]
     finally:
         warehouse.close()
+
+
+# -- repeated lines (issue 14, item 4) ----------------------------------------
+
+
+def test_identical_subscription_lines_are_rejected_naming_both_rows(tmp_path: Path) -> None:
+    # Loaded twice, the line would double the customer's MRR: 50 a month, not 100.
+    error = error_of(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount\n"
+        "a,2024-01-01,2024-02-01,50\n"
+        "b,2024-01-01,2024-02-01,50\n"
+        "a,2024-01-01,2024-02-01,50\n",
+    )
+    assert str(error) == (
+        f"{tmp_path / 'subscription_lines.csv'}, row 3 (line 4): repeats row 1 (line 2) "
+        "exactly; a line loaded twice would count twice (give two equal charges distinct "
+        "line_id values)"
+    )
+
+
+def test_equal_lines_with_distinct_line_ids_are_two_charges(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        "subscription_lines",
+        "line_id,customer_id,period_start,period_end,amount\n"
+        "L1,a,2024-01-01,2024-02-01,50\n"
+        "L2,a,2024-01-01,2024-02-01,50\n",
+    )
+    assert loaded["line_id"].to_list() == ["L1", "L2"]
+    assert loaded["amount"].sum() == 100
+
+
+def test_a_repeated_line_id_is_rejected(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        "subscription_lines",
+        "line_id,customer_id,period_start,period_end,amount\n"
+        "L1,a,2024-01-01,2024-02-01,50\n"
+        "L1,b,2024-03-01,2024-04-01,70\n",
+    )
+    assert str(error) == (
+        f"{tmp_path / 'subscription_lines.csv'}, row 2 (line 3), column 'line_id': "
+        "duplicate line_id 'L1', first seen in row 1 (line 2); it must be unique"
+    )

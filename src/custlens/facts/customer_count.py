@@ -8,9 +8,11 @@ month, ending_balance = starting balance + cum_net_new.
 Actuals come from the MRR bridge (``growth_summary``) when MRR is loaded, else
 from ``revenue_events`` of value type 1; budget and forecast always come from
 ``revenue_events``. Unlike the seed, every row of a type on a date counts
-(the seed kept the first), and every month of a value type's range has a row.
-Budget and forecast rows may lie after the as-of month (a plan is about the
-future); actuals stop at it. A value type without a starting balance starts
+(the seed kept the first), and every value type has a row for every month from
+the first month of any value type to the as-of month (a type whose events stop
+early carries its balance forward). Budget and forecast rows may lie after the
+as-of month (a plan is about the future), and then every plan runs to the last
+of them; actuals stop at the as-of month. A value type without a starting balance starts
 from 0, or, for MRR-derived actuals, from the opening balance.
 """
 
@@ -67,7 +69,7 @@ def build(ctx: FactContext) -> ir.Table:
         parts.append(monthly_counts(events))
     balances = ctx["src_starting_balances"] if ctx.has("src_starting_balances") else None
     table = parts[0] if len(parts) == 1 else parts[0].union(parts[1])
-    return bridge(table, balances, opening)
+    return bridge(table, balances, opening, last=index_of(ctx.as_of))
 
 
 def monthly_counts(events: ir.Table) -> ir.Table:
@@ -83,18 +85,33 @@ def monthly_counts(events: ir.Table) -> ir.Table:
 
 
 def bridge(
-    counts: ir.Table, balances: ir.Table | None, opening: ir.Table | None = None
+    counts: ir.Table,
+    balances: ir.Table | None,
+    opening: ir.Table | None = None,
+    last: int | None = None,
 ) -> ir.Table:
-    """Fill each value type's months without gaps and run the balances."""
-    ranges = counts.group_by("value_type_id").aggregate(
-        lo=counts.month_idx.min(), hi=counts.month_idx.max()
-    )
-    spine = (
-        ranges.select("value_type_id", "hi", month_idx=months_between(ranges.lo, ranges.hi))
+    """Give every value type the same months, without gaps, and run the balances.
+
+    The months run from the first month of any value type to the last one, and to
+    the as-of month (``last``, a month index) when given: a value type whose events
+    stop early keeps its balance standing to the end. Actuals stop at the as-of
+    month; a plan may run past it.
+    """
+    bounds = counts.aggregate(lo=counts.month_idx.min(), hi=counts.month_idx.max())
+    if last is not None:
+        bounds = bounds.mutate(hi=ibis.greatest(bounds.hi, ibis.literal(last, "int64")))
+    months = (
+        bounds.select("hi", month_idx=months_between(bounds.lo, bounds.hi))
         .unnest("month_idx")
         .filter(ibis._.month_idx <= ibis._.hi)
         .drop("hi")
     )
+    types = counts.select("value_type_id")
+    if balances is not None:
+        types = types.union(balances.select(value_type_id=balances.value_type_id.cast("int64")))
+    spine = types.distinct().cross_join(months)
+    if last is not None:
+        spine = spine.filter((spine.value_type_id != ACTUAL) | (spine.month_idx <= last))
     rows = spine.left_join(counts, ["value_type_id", "month_idx"])
     rows = rows.select(
         "value_type_id",

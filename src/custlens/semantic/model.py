@@ -63,7 +63,7 @@ from pydantic import (
     model_validator,
 )
 
-from custlens.config import _line_of, describe_validation_error
+from custlens.config import _line_of, describe_validation_error, parse_yaml
 from custlens.errors import ConfigError
 
 Granularity = Literal["day", "week", "month", "quarter", "year"]
@@ -332,8 +332,8 @@ def build_model(files: Iterable[tuple[str, str]]) -> SemanticModel:
     model = SemanticModel()
     for name, text in files:
         try:
-            node = yaml.compose(text)
-            data = yaml.safe_load(text) or {}
+            node, data = parse_yaml(text)
+            data = data or {}
         except yaml.YAMLError as exc:
             raise ConfigError(f"{name}: not valid YAML: {exc}") from None
         if not isinstance(data, dict):

@@ -28,6 +28,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -60,6 +61,22 @@ NEGATIVE = ("notEquals", "notIn", "notContains")
 as Cube does; positive operators never match null. ``notSet`` / ``set`` test null itself."""
 
 
+MAX_GROUP_TERMS = 100
+"""Filters of one ``and`` / ``or`` group (and of a query's top level) at most."""
+MAX_VALUES = 1000
+"""Values of one condition (``in``, ``notIn``) at most."""
+MAX_DEPTH = 5
+"""Groups nested in groups at most."""
+MAX_RANGE_YEARS = 100
+"""A relative date range (``last N months``) spans at most this many years."""
+
+
+def _at_most(items: Any, limit: int, what: str) -> Any:
+    if isinstance(items, list | tuple) and len(items) > limit:
+        raise ValueError(f"at most {limit} {what}, got {len(items)}")
+    return items
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -83,6 +100,11 @@ class Condition(_Strict):
                 data["values"] = value if isinstance(value, list | tuple) else [value]
         return data
 
+    @field_validator("values", mode="before")
+    @classmethod
+    def _few_values(cls, values: Any) -> Any:
+        return _at_most(values, MAX_VALUES, "values")
+
     @model_validator(mode="after")
     def _arity(self) -> Condition:
         count = len(self.values)
@@ -105,6 +127,16 @@ class Condition(_Strict):
 class Group(_Strict):
     and_: tuple[Filter, ...] | None = Field(default=None, alias="and")
     or_: tuple[Filter, ...] | None = Field(default=None, alias="or")
+
+    @field_validator("and_", "or_", mode="before")
+    @classmethod
+    def _few_terms(cls, items: Any) -> Any:
+        return _at_most(items, MAX_GROUP_TERMS, "terms in a group")
+
+    @property
+    def depth(self) -> int:
+        """1 for a group of conditions, one more for each group inside."""
+        return 1 + max((f.depth for f in self.items if isinstance(f, Group)), default=0)
 
     @model_validator(mode="after")
     def _one(self) -> Group:
@@ -178,10 +210,18 @@ class Query(_Strict):
             data["metrics"] = [*data.get("metrics", []), *data.pop("measures")]
         return data
 
+    @field_validator("filters", mode="before")
+    @classmethod
+    def _few_filters(cls, items: Any) -> Any:
+        return _at_most(items, MAX_GROUP_TERMS, "filters")
+
     @model_validator(mode="after")
     def _something(self) -> Query:
         if not (self.metrics or self.dimensions or self.time_dimensions):
             raise ValueError("a query needs at least one metric or dimension")
+        for i, item in enumerate(self.filters):
+            if isinstance(item, Group) and item.depth > MAX_DEPTH:
+                raise ValueError(f"filters.{i}: filters nest at most {MAX_DEPTH} groups deep")
         return self
 
 
@@ -295,6 +335,9 @@ def resolve_range(
         count, unit = int(match.group(1)), match.group(2)
         if count < 1:
             raise QueryError(f"{field}: {value!r} needs a count of at least 1")
+        per_year = {"day": 366, "week": 53, "month": 12, "quarter": 4, "year": 1}[unit]
+        if count > MAX_RANGE_YEARS * per_year:
+            raise QueryError(f"{field}: {value!r} spans more than {MAX_RANGE_YEARS} years")
         return shift(period_start(as_of, unit), unit, 1 - count), as_of
     match = re.fullmatch(r"(?:this (month|quarter|year)|(month|quarter|year) to date)", text)
     if match:

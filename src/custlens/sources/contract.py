@@ -42,6 +42,8 @@ class Table:
     """Columns whose combination must be unique (a duplicate key is rejected)."""
     ordered: tuple[tuple[str, str], ...] = ()
     """Pairs (earlier, later) where later must be strictly after earlier when both are set."""
+    distinct_rows: bool = False
+    """Two rows alike in every column are rejected: a row exported twice would count twice."""
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -94,6 +96,7 @@ TABLES: dict[str, Table] = {
                 _c("period_start", "date", True),
                 _c("period_end", "date", True),
                 _c("amount", "float", True, min=0),
+                _c("line_id", "string"),
                 _c("subscription_id", "string"),
                 _c("product_id", "string"),
                 _c("currency", "string"),
@@ -106,6 +109,8 @@ TABLES: dict[str, Table] = {
                 _c("discount", "float", min=0),
             ),
             ordered=(("period_start", "period_end"),),
+            unique=("line_id",),
+            distinct_rows=True,
             description="Billed lines: amount covers the service period "
             "[period_start, period_end).",
         ),

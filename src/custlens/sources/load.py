@@ -478,18 +478,20 @@ def validate(
             problems += _check_values(col, series)
 
     typed = pl.DataFrame(list(columns.values()), height=df.height)
-    problems += _check_ordered(spec, typed, failed)
-    problems += _check_unique(spec, typed, failed, origin)
-    if problems:
-        raise _error(origin, problems)
-
     extras = [c for c in df.columns if spec.column(c) is None]
     # An all-null extra column (pandas None, an empty CSV column) has no type a
     # database can store; text is the honest guess.
     extra = df.select(
         pl.col(c).cast(pl.String) if df.schema[c] == pl.Null else pl.col(c) for c in extras
     )
-    return pl.concat([typed, extra], how="horizontal") if extras else typed
+    whole = pl.concat([typed, extra], how="horizontal") if extras else typed
+    problems += _check_ordered(spec, typed, failed)
+    problems += _check_unique(spec, typed, failed, origin)
+    if spec.distinct_rows and not failed:
+        problems += _check_distinct(whole, origin)
+    if problems:
+        raise _error(origin, problems)
+    return whole
 
 
 def _to_polars(frame: object, origin: str) -> pl.DataFrame:
@@ -807,6 +809,24 @@ def _check_unique(
         f"duplicate key {pairs}, first seen in {seen}; ({', '.join(keys)}) must be unique{note}"
     )
     return [_Problem(message, row=row, value=value)]
+
+
+def _check_distinct(typed: pl.DataFrame, origin: str) -> list[_Problem]:
+    """The first row alike in every column to an earlier one, and that earlier row."""
+    if typed.height < 2:
+        return []
+    row_index = _first_true(typed.select(~pl.struct(pl.all()).is_first_distinct()).to_series())
+    if row_index is None:
+        return []
+    hit = typed.slice(row_index, 1)
+    rows = typed.with_row_index("_row").join(hit, on=typed.columns, nulls_equal=True)
+    first_index = int(rows["_row"].min())  # type: ignore[arg-type]
+    seen = _row_label(origin, first_index + 1)
+    message = (
+        f"repeats {seen} exactly; a line loaded twice would count twice "
+        "(give two equal charges distinct line_id values)"
+    )
+    return [_Problem(message, row=row_index + 1)]
 
 
 # -- finding and loading -----------------------------------------------------

@@ -491,6 +491,10 @@ def _subscription_lines(cols: dict[str, np.ndarray], cid: pl.Series) -> pl.DataF
         "period_start",
         "period_end",
         "amount",
+        # One id per line, as a billing system gives: two equal charges stay two lines.
+        pl.format("L{}", (pl.int_range(pl.len()) + 1).cast(pl.String).str.zfill(8)).alias(
+            "line_id"
+        ),
         pl.concat_str(
             pl.lit("S"), pl.col("customer_id").str.slice(1), pl.lit("-"), pl.col("sub_no")
         ).alias("subscription_id"),
