@@ -464,3 +464,22 @@ def test_catalog_lists_every_metric_with_its_owner(ran: tuple[Path, Result]) -> 
     assert rows["mrr"]["owner"] == "Finance"
     assert rows["quick_ratio"]["formula"] == "mrr_gained / mrr_lost"
     assert all(r["definition"] for r in rows.values())
+
+
+def test_load_warns_of_an_extra_column_and_refuses_a_header_only_file(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    extra = tmp_path / "customers.csv"
+    extra.write_text("customer_id,colour\nc1,red\n")
+    result = cli("-w", folder, "load", "customers", extra)
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.output and "extra column 'colour'" in flat(result.output)
+    empty = tmp_path / "empty" / "customers.csv"
+    empty.parent.mkdir()
+    empty.write_text("customer_id\n")
+    out = assert_user_error(cli("-w", folder, "load", "customers", empty))
+    assert "header and no rows" in out and "--allow-empty" in out
+    with Workspace(folder) as ws:
+        assert ws.table("src_customers").height == 1  # as it was
+    assert cli("-w", folder, "load", "customers", empty, "--allow-empty").exit_code == 0
+    with Workspace(folder) as ws:
+        assert ws.table("src_customers").height == 0

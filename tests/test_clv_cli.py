@@ -92,3 +92,20 @@ def test_clv_errors_are_one_line(cdnow_folder: Path, tmp_path: Path) -> None:
         ws.load({"transactions": cdnow_transactions().unique("customer_id").head(3)})
     out = assert_user_error(runner.invoke(app, ["-w", str(empty), "clv"]))
     assert "BG/NBD fit needs customers with repeat purchases" in out
+
+
+def test_clv_without_as_of_fits_at_the_latest_runs_as_of_and_says_so(tmp_path: Path) -> None:
+    # Issue 14: after `run --as-of 1997-09`, a bare `clv` fitted to the last transaction
+    # (1998-06) and wrote clv_predictions at another date than every other fact.
+    folder = tmp_path / "ws"
+    assert runner.invoke(app, ["init", str(folder)]).exit_code == 0
+    with Workspace(folder) as ws:
+        ws.load({"transactions": cdnow_transactions()})
+    ran = runner.invoke(app, ["-w", str(folder), "run", "--as-of", "1997-09", "--only", "rfm"])
+    assert ran.exit_code == 0, ran.output
+    result = runner.invoke(app, ["-w", str(folder), "clv"])
+    assert result.exit_code == 0, result.output
+    assert "as of 1997-09" in flat(result.output)
+    with Workspace(folder) as ws:
+        runs = ws.runs().sort("started_at")
+    assert [d.isoformat() for d in runs["as_of"]] == ["1997-09-30", "1997-09-30"]

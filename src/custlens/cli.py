@@ -129,13 +129,22 @@ def load(
         str | None,
         typer.Argument(help="CSV/Parquet file or postgresql://host/db?table=schema.name"),
     ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Load a header-only file: it empties its table."),
+    ] = False,
 ) -> None:
     """Load a source table, or every <table>.csv|parquet of a folder (all or nothing)."""
-    with _open() as ws:
+    import warnings
+
+    with _open() as ws, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         if path is None:
-            counts = ws.load_dir(Path(table_or_dir))
+            counts = ws.load_dir(Path(table_or_dir), allow_empty=allow_empty)
         else:
-            counts = ws.load({table_or_dir: path})
+            counts = ws.load({table_or_dir: path}, allow_empty=allow_empty)
+    for warning in caught:
+        err_console.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     table = Table("table", "rows", title="Loaded")
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")
@@ -878,7 +887,7 @@ def clv(
     console.print(
         f"Wrote clv_predictions: {result.written.get('clv_predictions', 0):,} customers · "
         f"{notes['horizon_months']} months at {notes['discount']:.2%} a month · "
-        f"run {result.run_id}"
+        f"as of {result.as_of:%Y-%m} · run {result.run_id}"
     )
     if holdout is not None:
         title = f"Holdout from {start}: predicted vs actual purchases"
@@ -970,7 +979,8 @@ def churn_model(
             console.print(calibration_table(test["calibration"]))
     console.print(
         f"Wrote churn_propensity: {result.written.get('churn_propensity', 0):,} paying customers · "
-        f"churn within {notes['horizon_months']} months · run {result.run_id}"
+        f"churn within {notes['horizon_months']} months · as of {result.as_of:%Y-%m} · "
+        f"run {result.run_id}"
     )
 
 

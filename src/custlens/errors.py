@@ -15,6 +15,10 @@ server can tell a user's mistake from a bug::
     └── AccessError(PermissionError)  no valid API key (401), or the role may not (403)
 
 Each carries a ``status`` (an HTTP status code) for the server.
+
+Warnings (``warnings.warn``; the CLI prints ``warning: …``)::
+
+    ContractWarning(UserWarning)      a source loaded, with something worth a look
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ class CustlensError(Exception):
 
 class ConfigError(CustlensError, ValueError):
     """custlens.yml (or another config file) is missing, malformed or has a bad key."""
+
+
+class ContractWarning(UserWarning):
+    """A source loaded, but with something a person should look at (an extra column)."""
 
 
 class ContractError(CustlensError, ValueError):

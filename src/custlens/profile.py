@@ -370,6 +370,8 @@ def _renewals(lines: pl.DataFrame) -> list[tuple[datetime, str, str]]:
     first = recurring["period_start"].min()
     out = []
     for r in recurring.iter_rows(named=True):
+        if r["period_end"] is None:
+            continue  # an open-ended line recurs; it has no contract term to renew
         days = (r["period_end"] - r["period_start"]).days
         if r["period_start"] > first and days >= RENEWAL_MIN_DAYS:
             out.append(

@@ -89,12 +89,15 @@ class Workspace:
 
     # -- sources ----------------------------------------------------------
 
-    def load(self, items: Mapping[str, str | Path | Any]) -> dict[str, int]:
+    def load(
+        self, items: Mapping[str, str | Path | Any], *, allow_empty: bool = False
+    ) -> dict[str, int]:
         """Validate and load sources, all or nothing.
 
         Args:
             items: contract table name → a CSV/Parquet path, a Postgres URL
                 (``postgresql://host/db?table=schema.name``) or a data frame.
+            allow_empty: load a header-only file (it empties its table).
 
         Returns:
             Rows loaded per table.
@@ -106,12 +109,12 @@ class Workspace:
         from custlens.sources.load import load_sources
 
         self._compiler = None
-        loaded = load_sources(self.warehouse, items)
+        loaded = load_sources(self.warehouse, items, allow_empty=allow_empty)
         # A rollup may read a source: none is current until the next run rebuilds them.
         rollup.invalidate(self.warehouse)
         return loaded
 
-    def load_dir(self, directory: str | Path) -> dict[str, int]:
+    def load_dir(self, directory: str | Path, *, allow_empty: bool = False) -> dict[str, int]:
         """Load every ``<table>.csv|parquet`` of a folder, all or nothing."""
         from custlens.sources.load import find_sources
 
@@ -119,7 +122,7 @@ class Workspace:
         if not found:
             known = ", ".join(TABLES)
             raise ContractError(f"{directory}: no <table>.csv or .parquet files (tables: {known})")
-        return self.load(found)
+        return self.load(found, allow_empty=allow_empty)
 
     def generate(
         self,
@@ -275,6 +278,14 @@ class Workspace:
     def last_run_as_of(self) -> date | None:
         """The as-of date of the latest successful run, or None before the first."""
         return self.latest_run()[1]
+
+    def as_of_month(self) -> date | None:
+        """The month a command that writes facts computes to (its first day): the latest
+        successful run's, else the configured one, else None (the run's own default)."""
+        found = self.last_run_as_of()
+        if found is not None:
+            return found.replace(day=1)
+        return self.config.as_of_month()
 
     def as_of(self) -> date:
         """The date queries count relative ranges from: the latest run's as-of date,

@@ -294,3 +294,51 @@ def test_annual_retention_over_twelve_months(run_facts):
     assert jan24["gross_revenue_retention_12m"] == pytest.approx(100 / 150)
     dec23 = facts["growth_summary"].filter(pl.col("month") == D(2023, 12, 1)).row(0, named=True)
     assert dec23["net_revenue_retention_12m"] is None  # no month 12 before it
+
+
+def open_ended(*rows: tuple) -> pl.DataFrame:
+    """subscription_lines from (customer, start, end or None, amount, billing_interval)."""
+    return pl.DataFrame(
+        [(*r, "recurring") for r in rows],
+        schema={
+            "customer_id": pl.String,
+            "period_start": pl.Date,
+            "period_end": pl.Date,
+            "amount": pl.Float64,
+            "billing_interval": pl.String,
+            "kind": pl.String,
+        },
+        orient="row",
+    )
+
+
+def test_an_open_ended_line_recurs_to_the_as_of_month_at_its_interval(run_facts):
+    # No period_end: each line recurs every billing_interval until the as-of month (April).
+    facts = run_facts(
+        {
+            "subscription_lines": open_ended(
+                ("m", D(2024, 1, 15), None, 100.0, "1 month"),  # 100 a month from January
+                ("q", D(2024, 2, 1), None, 300.0, "1 quarter"),  # 300 / 3 = 100 from February
+                ("y", D(2024, 3, 10), None, 1200.0, "1 year"),  # 1200 / 12 = 100 from March
+                ("w", D(2024, 1, 1), None, 60.0, "2 week"),  # 60 / (2 x 12/52) = 130
+                ("s", D(2024, 1, 1), None, 600.0, "6 month"),  # 600 / 6 = 100
+                # A period_end wins over the interval: 100 a month, January and February.
+                ("e", D(2024, 1, 1), D(2024, 3, 1), 200.0, "1 month"),
+            )
+        },
+        D(2024, 4, 1),
+    )
+    months = ["2024-01", "2024-02", "2024-03", "2024-04"]
+    assert mrr_of(facts, "m") == dict.fromkeys(months, 100.0)
+    assert mrr_of(facts, "q") == dict.fromkeys(months[1:], 100.0)
+    assert mrr_of(facts, "y") == dict.fromkeys(months[2:], 100.0)
+    assert mrr_of(facts, "w") == dict.fromkeys(months, 130.0)
+    assert mrr_of(facts, "s") == dict.fromkeys(months, 100.0)
+    assert mrr_of(facts, "e") == {
+        "2024-01": 100.0,
+        "2024-02": 100.0,
+        "2024-03": 0.0,
+        "2024-04": 0.0,
+    }
+    # No future churn for an open end: the only movement of m is its start.
+    assert moves_of(facts, "m") == [("2024-01", "new", 100.0)]

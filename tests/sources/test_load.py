@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 
-from custlens.errors import ContractError
+from custlens.errors import ContractError, ContractWarning
 from custlens.sources.contract import TABLES
 from custlens.sources.load import find_sources, load_sources, read_source, validate
 
@@ -636,3 +636,119 @@ def test_a_repeated_line_id_is_rejected(tmp_path: Path) -> None:
         f"{tmp_path / 'subscription_lines.csv'}, row 2 (line 3), column 'line_id': "
         "duplicate line_id 'L1', first seen in row 1 (line 2); it must be unique"
     )
+
+
+# -- implausible dates and short rows (issue 14, item 5) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "value"),
+    [
+        ("a,0001-01-01,2024-02-01,10", "period_start", "0001-01-01"),
+        ("a,2024-01-01,9999-12-31,10", "period_end", "9999-12-31"),
+    ],
+)
+def test_placeholder_dates_are_rejected(tmp_path: Path, cells: str, column: str, value: str):
+    error = error_of(
+        tmp_path, "subscription_lines", f"customer_id,period_start,period_end,amount\n{cells}\n"
+    )
+    assert (
+        f"row 1 (line 2), column {column!r}: date {value} is outside 1900-01-01 … 2199-12-31"
+        in str(error)
+    )
+
+
+def test_a_timestamp_far_in_the_future_is_rejected(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        "transactions",
+        "transaction_id,customer_id,created_at,amount\nt1,a,2024-01-01T10:00:00,5\n"
+        "t2,a,9999-01-01T00:00:00,5\n",
+    )
+    assert "row 2 (line 3), column 'created_at': date 9999-01-01 00:00:00 is outside" in str(error)
+
+
+def test_a_row_with_fewer_fields_than_the_header_is_named(tmp_path: Path) -> None:
+    # The last, optional column would silently be null: a shifted or cut-off line.
+    error = error_of(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount,kind\n"
+        "a,2024-01-01,2024-02-01,10,recurring\n"
+        "b,2024-01-01,2024-02-01,10\n",
+    )
+    assert str(error) == (
+        f"{tmp_path / 'subscription_lines.csv'}, row 2 (line 3): 4 fields where the header "
+        "has 5 (customer_id, period_start, period_end, amount, kind)"
+    )
+
+
+def test_an_empty_last_field_is_not_a_short_row(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount,kind\n"
+        'a,2024-01-01,2024-02-01,10,\n"b, quoted",2024-01-01,2024-02-01,10,\n',
+    )
+    assert loaded["kind"].to_list() == ["recurring", "recurring"]
+
+
+def test_a_header_only_file_is_refused_unless_allowed(tmp_path: Path) -> None:
+    path = write(tmp_path, "customers.csv", "customer_id,name\n")
+    warehouse = RecordingWarehouse()
+    with pytest.raises(ContractError) as error:
+        load_sources(warehouse, {"customers": path})
+    assert str(error.value) == (
+        f"{path}: the file has a header and no rows; loading it would empty src_customers "
+        "(--allow-empty to mean that)"
+    )
+    assert warehouse.calls == []
+    assert load_sources(warehouse, {"customers": path}, allow_empty=True) == {"customers": 0}
+
+
+def test_an_extra_column_is_a_warning_naming_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "customers.csv", "customer_id,colour,name\nc1,red,A\n")
+    with pytest.warns(ContractWarning, match=r"customers.csv: extra column 'colour' is kept"):
+        loaded = load_sources(RecordingWarehouse(), {"customers": path})
+    assert loaded == {"customers": 1}
+
+
+# -- open-ended subscriptions (issue 14, item 6) ------------------------------
+
+
+def test_an_empty_period_end_needs_a_billing_interval(tmp_path: Path) -> None:
+    loaded = load(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount,billing_interval\n"
+        "a,2024-01-01,,100,Month\n"
+        "b,2024-01-01,,300,3 months\n"
+        "c,2024-01-01,,60, 2 Weeks\n"
+        "d,2024-01-01,2024-02-01,10,\n",
+    )
+    assert loaded["billing_interval"].to_list() == ["1 month", "3 month", "2 week", None]
+    assert loaded["period_end"].to_list() == [None, None, None, date(2024, 2, 1)]
+    error = error_of(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount,billing_interval\n"
+        "a,2024-01-01,2024-02-01,100,\n"
+        "b,2024-01-01,,100,\n",
+    )
+    assert (
+        "row 2 (line 3), column 'period_end': missing value; period_end is required unless "
+        "billing_interval says how long each period is" in str(error)
+    )
+
+
+def test_a_billing_interval_that_is_not_one_is_named(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount,billing_interval\n"
+        "a,2024-01-01,,100,fortnight\n",
+    )
+    assert (
+        "row 1 (line 2), column 'billing_interval': 'fortnight' is not a billing interval; "
+        "expected month, quarter, year or week, with an optional count (3 month, 2 week)"
+    ) in str(error)

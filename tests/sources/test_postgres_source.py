@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from custlens.errors import ContractError
+from custlens.errors import ContractError, ContractWarning
 from custlens.sources.load import load_sources, read_source, validate
 
 SERVER = os.environ.get("CUSTLENS_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -120,13 +120,20 @@ def test_load_from_postgres_into_the_warehouse(schema: str, tmp_path: Path) -> N
 
     warehouse = Warehouse.connect(f"duckdb:///{tmp_path}/w.duckdb")
     try:
-        rows = load_sources(
-            warehouse,
-            {
-                "customers": url(schema, "customers"),
-                "subscription_lines": url(schema, "subscription_lines"),
-            },
-        )
+        # The tables carry a column each outside the contract: kept, with a warning.
+        with pytest.warns(ContractWarning, match="extra column") as warned:
+            rows = load_sources(
+                warehouse,
+                {
+                    "customers": url(schema, "customers"),
+                    "subscription_lines": url(schema, "subscription_lines"),
+                },
+            )
+        extras = [str(w.message) for w in warned if w.category is ContractWarning]
+        assert sorted(m.split("extra column ")[1].split()[0] for m in extras) == [
+            "'billed_at'",
+            "'crm_score'",
+        ]
         assert rows == {"customers": 3, "subscription_lines": 2}
         loaded = warehouse.table("src_customers").to_polars().sort("customer_id")
         assert loaded["customer_id"].to_list() == ["007", "a1", "b2"]

@@ -3,8 +3,10 @@
 DESIGN.md §3: the MRR of a customer in month m is the sum, over its recurring
 lines whose service period covers the last day of m
 (``period_start <= month_end(m) < period_end``), of
-``amount / period_months(period_start, period_end)``. The spine of a customer
-runs from its first month with MRR > 0 to the as-of month, gaps filled with 0.
+``amount / period_months(period_start, period_end)``. A line without a
+``period_end`` recurs every ``billing_interval`` from its start to the as-of
+month: ``amount / months of the interval``. The spine of a customer runs from
+its first month with MRR > 0 to the as-of month, gaps filled with 0.
 """
 
 from __future__ import annotations
@@ -52,13 +54,18 @@ def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
     )
     recurring = lines.filter(kind == "recurring", lines.period_start <= ibis.literal(as_of))
     # Month m is covered when its last day lies in [start, end): from the
-    # start's month up to the month before the end's month.
+    # start's month up to the month before the end's month. A line without an
+    # end recurs every billing interval to the as-of month.
+    months = period_months(recurring.period_start, recurring.period_end)
+    if "billing_interval" in recurring.columns:
+        months = months.fill_null(interval_months(recurring.billing_interval))
     spans = recurring.select(
         "customer_id",
-        monthly=recurring.amount.cast("float64")
-        / period_months(recurring.period_start, recurring.period_end),
+        monthly=recurring.amount.cast("float64") / months,
         first_idx=month_index(recurring.period_start),
-        last_idx=ibis.least(month_index(recurring.period_end) - 1, last),
+        last_idx=ibis.least(
+            (month_index(recurring.period_end) - 1).fill_null(last), ibis.literal(last, "int64")
+        ),
     )
     covered = spans.mutate(
         month_idx=months_between(spans.first_idx, spans.last_idx).unnest()
@@ -66,6 +73,20 @@ def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
     return covered.group_by("customer_id", "month_idx").aggregate(
         mrr=covered.monthly.sum().round(MRR_DECIMALS)
     )
+
+
+UNIT_MONTHS = {"month": 1.0, "quarter": 3.0, "year": 12.0, "week": 12 / 52}
+"""Months in one billing interval unit (DESIGN.md §3: k weeks are k × 12/52 months)."""
+
+
+def interval_months(interval: ir.StringValue) -> ir.FloatingValue:
+    """Months of a billing interval as the loader stores it, ``"<count> <unit>"``."""
+    count = interval.re_extract(r"^(\d+) ", 1).cast("float64")
+    unit = interval.re_extract(r" ([a-z]+)$", 1)
+    per_unit = ibis.cases(
+        *((unit == name, ibis.literal(months, "float64")) for name, months in UNIT_MONTHS.items())
+    )
+    return (count * per_unit).cast("float64")
 
 
 def on_spine(monthly: ir.Table, last_index: int) -> ir.Table:

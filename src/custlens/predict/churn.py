@@ -334,7 +334,8 @@ def fit_and_write(
             raise ConfigError(f"--horizon-months: {problems}") from None
         analytics = ws.config.analytics.model_copy(update={"churn_model": settings})
         ws.config = ws.config.model_copy(update={"analytics": analytics})
-    result = ws.run(as_of=as_of, only=[FACT])
+    # Every fact of a workspace is at one as-of date: the latest run's, unless asked.
+    result = ws.run(as_of=as_of or ws.as_of_month(), only=[FACT])
     if FACT in result.skipped:
         raise NotFoundError(f"{FACT} was not computed: it {result.skipped[FACT]}")
     return result, result.notes[FACT]

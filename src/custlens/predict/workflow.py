@@ -47,7 +47,8 @@ def fit_and_write(
         NotFoundError: no transactions are loaded.
     """
     ws.config = with_settings(ws.config, **overrides)
-    result = ws.run(as_of=as_of, only=[FACT])
+    # Every fact of a workspace is at one as-of date: the latest run's, unless asked.
+    result = ws.run(as_of=as_of or ws.as_of_month(), only=[FACT])
     if FACT in result.skipped:
         raise NotFoundError(f"clv_predictions was not computed: it {result.skipped[FACT]}")
     return result, result.notes[FACT]

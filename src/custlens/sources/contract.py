@@ -44,6 +44,11 @@ class Table:
     """Pairs (earlier, later) where later must be strictly after earlier when both are set."""
     distinct_rows: bool = False
     """Two rows alike in every column are rejected: a row exported twice would count twice."""
+    required_unless: tuple[tuple[str, str], ...] = ()
+    """Pairs (column, other): column may be empty only in rows where other is set."""
+    intervals: tuple[str, ...] = ()
+    """Text columns holding a billing interval, stored as ``"<count> <unit>"``
+    (unit: week, month, quarter or year), e.g. ``Monthly`` → ``1 month``."""
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -94,7 +99,7 @@ TABLES: dict[str, Table] = {
             (
                 _c("customer_id", "string", True),
                 _c("period_start", "date", True),
-                _c("period_end", "date", True),
+                _c("period_end", "date"),
                 _c("amount", "float", True, min=0),
                 _c("line_id", "string"),
                 _c("subscription_id", "string"),
@@ -107,12 +112,16 @@ TABLES: dict[str, Table] = {
                     default="recurring",
                 ),
                 _c("discount", "float", min=0),
+                _c("billing_interval", "string"),
             ),
             ordered=(("period_start", "period_end"),),
             unique=("line_id",),
             distinct_rows=True,
+            required_unless=(("period_end", "billing_interval"),),
+            intervals=("billing_interval",),
             description="Billed lines: amount covers the service period "
-            "[period_start, period_end).",
+            "[period_start, period_end); with period_end empty, each billing_interval "
+            "from period_start to the as-of month.",
         ),
         Table(
             "customer_mrr",

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import polars as pl
 import pyarrow as pa
 
-from custlens.errors import ContractError
+from custlens.errors import ContractError, ContractWarning
 from custlens.sources import contract
 from custlens.sources.contract import Column, ColumnType, Table
 
@@ -286,6 +287,12 @@ def _read_csv(path: Path, origin: str, spec: Table) -> tuple[pl.DataFrame, str]:
     raw.columns = names
 
     lines = _file_lines(raw, first_line=2 + sum(c.count("\n") for c in raw.columns))
+    if raw.width > 1 and raw.get_column(raw.columns[-1]).null_count():
+        # Polars fills a row that stops short with nulls, as if its last cells were
+        # empty: a cut-off or shifted line would load as missing values.
+        short = _short_row(path, raw.columns, lines)
+        if short is not None:
+            raise _error(_CsvOrigin(origin, lines), [short])
     frame = raw.with_columns(_text(pl.all()))
     # A trailing comma in the header makes a nameless column; harmless if it is empty.
     nameless = [c for c in frame.columns if c == ""]
@@ -313,6 +320,44 @@ def _file_lines(raw: pl.DataFrame, first_line: int) -> pl.Series:
     embedded = pl.sum_horizontal(pl.all().str.count_matches("\n").fill_null(0)).cast(pl.Int64)
     start = first_line + pl.int_range(pl.len(), dtype=pl.Int64) + embedded.cum_sum() - embedded
     return raw.select(start.alias(_LINE)).to_series()
+
+
+def _short_row(path: Path, header: list[str], lines: pl.Series) -> _Problem | None:
+    """The first row with fewer fields than the header, or None.
+
+    Fields are counted on the raw lines, quoted cells taken out first; a row whose
+    quoted cell spans lines is not counted (Polars has already read it whole).
+    """
+    raw = pl.read_csv(
+        path,
+        has_header=False,
+        new_columns=["text"],
+        separator="\x00",
+        quote_char=None,
+        schema={"text": pl.String},
+    )
+    text = pl.col("text")
+    short = (
+        raw.with_row_index("line", offset=1)
+        .with_columns(
+            fields=text.str.replace_all(r'"[^"]*"', "").str.count_matches(",") + 1,
+            balanced=text.str.count_matches('"') % 2 == 0,
+        )
+        .filter(
+            (pl.col("line") > 1)
+            & text.is_not_null()
+            & pl.col("balanced")
+            & (pl.col("fields") < len(header))
+        )
+    )
+    for line, count in short.select("line", "fields").iter_rows():
+        rows = (lines == line).arg_true()
+        if rows.len():
+            return _Problem(
+                f"{count} fields where the header has {len(header)} ({', '.join(header)})",
+                row=int(rows[0]) + 1,
+            )
+    return None
 
 
 def _ragged_row_error(path: Path, origin: str) -> ContractError:
@@ -478,6 +523,26 @@ def validate(
             problems += _check_values(col, series)
 
     typed = pl.DataFrame(list(columns.values()), height=df.height)
+    for name in spec.intervals:
+        if name not in failed:
+            normalised, problem = _billing_intervals(typed.get_column(name))
+            typed = typed.with_columns(normalised)
+            if problem is not None:
+                problems.append(problem)
+                failed.add(name)
+    for name, other in spec.required_unless:
+        if name in failed or other in failed:
+            continue
+        row = _first_true(typed.get_column(name).is_null() & typed.get_column(other).is_null())
+        if row is not None:
+            problems.append(
+                _Problem(
+                    f"missing value; {name} is required unless {other} says how long each "
+                    "period is",
+                    row=row + 1,
+                    column=name,
+                )
+            )
     extras = [c for c in df.columns if spec.column(c) is None]
     # An all-null extra column (pandas None, an empty CSV column) has no type a
     # database can store; text is the honest guess.
@@ -742,6 +807,8 @@ def _check_values(col: Column, series: pl.Series) -> list[_Problem]:
             problems.append(
                 _Problem(f"{what} {_fmt(value)}; expected {expected}", row + 1, col.name, value)
             )
+    if col.type in ("date", "month", "timestamp"):
+        problems += _check_plausible_date(col, series)
     if col.choices is not None:
         allowed = pl.Series(list(col.choices), dtype=POLARS_TYPES[col.type]).implode()
         row = _first_true(series.is_not_null() & ~series.is_in(allowed))
@@ -752,6 +819,29 @@ def _check_values(col: Column, series: pl.Series) -> list[_Problem]:
                 _Problem(f"{_fmt(value)} is not one of {choices}", row + 1, col.name, value)
             )
     return problems
+
+
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+"""Dates outside these are placeholders (0001-01-01, 9999-12-31), not billing history."""
+
+
+def _check_plausible_date(col: Column, series: pl.Series) -> list[_Problem]:
+    day = series.dt.date() if series.dtype == pl.Datetime else series
+    outside = day.is_not_null() & ((day < EARLIEST) | (day > LATEST))
+    row = _first_true(outside)
+    if row is None:
+        return []
+    value = series[row]
+    hint = " (leave it empty for an open end)" if col.name.endswith("_end") else ""
+    return [
+        _Problem(
+            f"date {value} is outside {EARLIEST} … {LATEST}, a placeholder rather than a "
+            f"date{hint}",
+            row + 1,
+            col.name,
+            value,
+        )
+    ]
 
 
 def _check_ordered(spec: Table, typed: pl.DataFrame, failed: set[str]) -> list[_Problem]:
@@ -809,6 +899,38 @@ def _check_unique(
         f"duplicate key {pairs}, first seen in {seen}; ({', '.join(keys)}) must be unique{note}"
     )
     return [_Problem(message, row=row, value=value)]
+
+
+_INTERVAL = re.compile(r"^\s*(?:(\d+)\s*)?(week|month|quarter|year)(?:s|ly)?\s*$", re.IGNORECASE)
+_INTERVAL_WORDS = {
+    "weekly": "1 week",
+    "monthly": "1 month",
+    "quarterly": "1 quarter",
+    "yearly": "1 year",
+    "annual": "1 year",
+    "annually": "1 year",
+}
+
+
+def _billing_intervals(series: pl.Series) -> tuple[pl.Series, _Problem | None]:
+    """``"<count> <unit>"`` for each billing interval (``Month`` → ``1 month``), and the
+    first value that is not one. Each distinct text is read once."""
+    mapping: dict[str, str] = {}
+    for value in series.drop_nulls().unique(maintain_order=True).to_list():
+        text = str(value).strip().lower()
+        match = _INTERVAL.match(text)
+        if text in _INTERVAL_WORDS:
+            mapping[value] = _INTERVAL_WORDS[text]
+        elif match and int(match.group(1) or 1) >= 1:
+            mapping[value] = f"{int(match.group(1) or 1)} {match.group(2).lower()}"
+        else:
+            row = _first_true(series == value)
+            message = (
+                f"{_fmt(value)} is not a billing interval; expected month, quarter, year or "
+                "week, with an optional count (3 month, 2 week)"
+            )
+            return series, _Problem(message, row=(row or 0) + 1, column=series.name, value=value)
+    return series.replace_strict(mapping, default=None, return_dtype=pl.String), None
 
 
 def _check_distinct(typed: pl.DataFrame, origin: str) -> list[_Problem]:
@@ -870,6 +992,8 @@ def find_sources(directory: Path) -> dict[str, Path]:
 def load_sources(
     warehouse: TableWriter,
     items: Mapping[str, str | Path | pl.DataFrame | pa.Table | pandas.DataFrame],
+    *,
+    allow_empty: bool = False,
 ) -> dict[str, int]:
     """Read and validate every source, then write them all in one atomic call.
 
@@ -879,6 +1003,8 @@ def load_sources(
     Args:
         warehouse: a ``custlens.warehouse.Warehouse`` (anything with ``write_tables``).
         items: contract table name → path or URL (see :func:`read_source`) or a frame.
+        allow_empty: load a file that has a header and no rows (it empties the table);
+            without it, such a file is an error.
 
     Returns:
         Rows loaded per table.
@@ -900,9 +1026,23 @@ def load_sources(
         try:
             if isinstance(item, (str, Path)):
                 frame, origin = read_source(item, table)
+                if frame.height == 0 and not allow_empty:
+                    raise ContractError(
+                        "the file has a header and no rows; loading it would empty "
+                        f"{contract.TABLES[table].warehouse_name} (--allow-empty to mean that)",
+                        origin=origin,
+                    )
             else:
                 frame, origin = item, f"<{table} frame>"
             typed[table] = validate(table, frame, origin)
+            extras = [c for c in typed[table].columns if contract.TABLES[table].column(c) is None]
+            for name in extras:
+                warnings.warn(
+                    f"{origin}: extra column {name!r} is kept as it is (not part of the "
+                    f"{table} contract; a misspelt column name?)",
+                    ContractWarning,
+                    stacklevel=2,
+                )
         except ContractError as exc:
             errors.append(exc)
     if len(errors) == 1:

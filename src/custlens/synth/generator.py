@@ -502,6 +502,8 @@ def _subscription_lines(cols: dict[str, np.ndarray], cid: pl.Series) -> pl.DataF
         "currency",
         "kind",
         "discount",
+        # Every generated line has its period_end; none is open-ended.
+        pl.lit(None, dtype=pl.String).alias("billing_interval"),
     )
 
 
