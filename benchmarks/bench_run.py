@@ -147,19 +147,22 @@ def polars_summary(path: Path, as_of: date) -> Any:
 
     last = month_index(as_of)
     month_idx = pl.col("month").dt.year().cast(pl.Int64) * 12 + pl.col("month").dt.month() - 1
+    # customer_mrr has one row per customer and month (the contract refuses repeats),
+    # so no group-by; a shift over the sorted frame, masked where the customer
+    # changes, is the per-customer shift without a window's grouping.
     paid = (
         pl.read_parquet(path, columns=["customer_id", "month", "mrr"])
         .with_columns(month_idx=month_idx)
-        .filter(pl.col("month_idx") <= last)
-        .group_by("customer_id", "month_idx")
-        .agg(pl.col("mrr").sum())
-        .filter(pl.col("mrr") > 0)
+        .filter((pl.col("month_idx") <= last) & (pl.col("mrr") > 0))
         .sort("customer_id", "month_idx")
     )
-    m, q = pl.col("month_idx"), pl.col("mrr")
-    prev_m, p = m.shift(1).over("customer_id"), q.shift(1).over("customer_id")
-    next_m = m.shift(-1).over("customer_id")
-    steps = paid.with_columns(prev_m=prev_m, p=p, next_m=next_m)
+    m, q, who = pl.col("month_idx"), pl.col("mrr"), pl.col("customer_id")
+    same_before, same_after = who == who.shift(1), who == who.shift(-1)
+    steps = paid.with_columns(
+        prev_m=pl.when(same_before).then(m.shift(1)),
+        p=pl.when(same_before).then(q.shift(1)),
+        next_m=pl.when(same_after).then(m.shift(-1)),
+    )
     adjacent = pl.col("prev_m") == m - 1
     arrivals = steps.select(
         "month_idx",

@@ -752,3 +752,15 @@ def test_a_billing_interval_that_is_not_one_is_named(tmp_path: Path) -> None:
         "row 1 (line 2), column 'billing_interval': 'fortnight' is not a billing interval; "
         "expected month, quarter, year or week, with an optional count (3 month, 2 week)"
     ) in str(error)
+
+
+def test_text_that_is_not_utf8_names_the_byte_offset_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    # "Café" in Latin-1 on line 3: the é is byte 0xE9 at offset 36 (17 + 13 + 6).
+    path.write_bytes(b"customer_id,name\nc1,Plain Ltd\nc2,Caf\xe9 SA\n")
+    with pytest.raises(ContractError) as error:
+        read_source(path, "customers")
+    assert str(error.value) == (
+        f"{path}: the file is not UTF-8 text: byte 0xe9 at offset 36 (line 3) is not "
+        "UTF-8; save it as UTF-8 (Excel: CSV UTF-8)"
+    )

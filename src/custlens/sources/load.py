@@ -273,7 +273,11 @@ def _read_csv(path: Path, origin: str, spec: Table) -> tuple[pl.DataFrame, str]:
         if "more fields" in str(exc):
             raise _ragged_row_error(path, origin) from None
         if "utf-8" in str(exc).lower():
-            raise ContractError("the file is not UTF-8 text", origin=origin) from None
+            raise ContractError(
+                f"the file is not UTF-8 text: {_first_non_utf8(path)}; save it as UTF-8 "
+                "(Excel: CSV UTF-8)",
+                origin=origin,
+            ) from None
         raise ContractError(f"cannot read as CSV: {exc}", origin=origin) from None
 
     # Header names are stripped like cells; Polars renames a repeated name to
@@ -306,6 +310,17 @@ def _read_csv(path: Path, origin: str, spec: Table) -> tuple[pl.DataFrame, str]:
         return frame, _CsvOrigin(origin, lines)
     blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
     return frame.filter(~blank), _CsvOrigin(origin, lines.filter(~blank))
+
+
+def _first_non_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 lies: its value, offset and line."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        return f"byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}) is not UTF-8"
+    return "a byte that is not UTF-8"
 
 
 def _file_lines(raw: pl.DataFrame, first_line: int) -> pl.Series:
