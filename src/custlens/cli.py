@@ -265,7 +265,8 @@ def _print_profile(result: Any) -> None:
     console.print(table)
     console.print(
         "build: the Ibis expression (a model fact reads its input and fits here); "
-        "compile: Ibis to SQL; execute + write: the SQL into a staging table, rows counted."
+        "compile: Ibis to SQL; execute + write: the SQL into a staging table (the facts' "
+        "rows are counted together, in 'count rows')."
     )
 
 

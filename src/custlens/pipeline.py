@@ -50,13 +50,14 @@ class Step:
 
     name: str
     kind: str
-    """fact, rollup, inputs (the input fingerprints) or publish (the run record and the swap)."""
+    """fact, rollup, inputs (the input fingerprints) or publish (counting the staged
+    facts' rows in one query, writing the run record and the swap)."""
     build_seconds: float = 0.0
     """Building the Ibis expression; a model fact reads its input and fits here."""
     compile_seconds: float = 0.0
     """Compiling the expression to the backend's SQL."""
     execute_seconds: float = 0.0
-    """Executing the SQL into the staging table and counting its rows."""
+    """Executing the SQL into the staging table (a rollup: and counting its rows)."""
     rows: int | None = None
 
     @property
