@@ -196,16 +196,10 @@ def run(
                 result.skipped[f.name] = f"model not fitted: {exc}"
                 notify(f.name, "skipped")
                 continue
-            compiled = time.perf_counter()
-            step.build_seconds = compiled - began
-            sql = warehouse.compile(expr)
-            executed = time.perf_counter()
-            step.compile_seconds = executed - compiled
-            tables[f.name] = warehouse.stage(f.name, expr, sql=sql)
+            tables[f.name] = stage_timed(warehouse, f.name, expr, step, began)
             if ctx.notes:
                 result.notes[f.name] = ctx.notes
             staged.append(f.name)
-            step.execute_seconds = time.perf_counter() - executed
             result.profile.append(step)
             notify(f.name, "done")
         counting = time.perf_counter()
@@ -243,6 +237,25 @@ def run(
     return result
 
 
+def stage_timed(
+    warehouse: Warehouse, name: str, expr: ir.Table, step: Step, began: float
+) -> ir.Table:
+    """Compile ``expr`` once and stage it as ``name``, timing both into ``step``.
+
+    Args:
+        began: when building ``expr`` started (``time.perf_counter()``): the time
+            since then is the step's build time.
+    """
+    compiled = time.perf_counter()
+    step.build_seconds = compiled - began
+    sql = warehouse.compile(expr)
+    executed = time.perf_counter()
+    step.compile_seconds = executed - compiled
+    table = warehouse.stage(name, expr, sql=sql)
+    step.execute_seconds = time.perf_counter() - executed
+    return table
+
+
 def selected(only: Iterable[str] | None) -> dict[str, Fact]:
     """The registered facts named in ``only`` and every fact they read, or all of them.
 
@@ -265,38 +278,37 @@ def selected(only: Iterable[str] | None) -> dict[str, Fact]:
 
 def fingerprints(warehouse: Warehouse, tables: dict[str, ir.Table]) -> dict[str, dict[str, int]]:
     """Row count and a content checksum of each input, so a run can be traced to its data."""
-    parts = []
+    parts: dict[str, ir.Table] = {}
     for name, table in tables.items():
         # The checksum is order-independent and stays small enough to sum on any engine.
         cells = [table[c].cast("string").fill_null("∅") for c in table.columns]
         row_hash = cells[0].concat(*cells[1:])
-        parts.append(
-            table.aggregate(
-                name=ibis.literal(name[len(SOURCE_PREFIX) :]),
-                rows=table.count().cast("int64"),
-                checksum=(row_hash.hash() % 1_000_003).abs().sum().cast("int64"),
-            )
+        parts[name[len(SOURCE_PREFIX) :]] = table.aggregate(
+            rows=table.count().cast("int64"),
+            checksum=(row_hash.hash() % 1_000_003).abs().sum().cast("int64"),
         )
-    if not parts:
-        return {}
-    # One query for all of them: on Spark each query is a job of its own.
-    values = warehouse.to_polars(ibis.union(*parts))
     return {
-        row["name"]: {"rows": int(row["rows"]), "checksum": int(row["checksum"] or 0)}
-        for row in values.iter_rows(named=True)
+        name: {"rows": int(row["rows"]), "checksum": int(row["checksum"] or 0)}
+        for name, row in _per_table(warehouse, parts).items()
     }
 
 
 def row_counts(warehouse: Warehouse, tables: dict[str, ir.Table]) -> dict[str, int]:
     """The rows of each table, in one query."""
-    if not tables:
+    parts = {name: t.aggregate(rows=t.count().cast("int64")) for name, t in tables.items()}
+    return {name: int(row["rows"]) for name, row in _per_table(warehouse, parts).items()}
+
+
+def _per_table(warehouse: Warehouse, aggregates: dict[str, ir.Table]) -> dict[str, dict]:
+    """The one-row ``aggregates`` of several tables, read in one query: name → row.
+
+    On Spark each query is a job of its own (~0.3 s), so a run asks once, not per table.
+    """
+    if not aggregates:
         return {}
-    parts = [
-        t.aggregate(name=ibis.literal(name), rows=t.count().cast("int64"))
-        for name, t in tables.items()
-    ]
+    parts = [agg.mutate(_table=ibis.literal(name)) for name, agg in aggregates.items()]
     values = warehouse.to_polars(ibis.union(*parts))
-    return dict(zip(values["name"], (int(r) for r in values["rows"]), strict=True))
+    return {row.pop("_table"): row for row in values.iter_rows(named=True)}
 
 
 def _record(

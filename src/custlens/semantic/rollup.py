@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from custlens.errors import CustlensError, NotFoundError
-from custlens.pipeline import Step
+from custlens.pipeline import Step, stage_timed
 from custlens.semantic.model import GRANULARITIES, Cube, Rollup, SemanticModel, join_path
 from custlens.semantic.query import period_start
 from custlens.sources.contract import SOURCE_PREFIX
@@ -250,14 +250,10 @@ def build(
                 notify(label, "start")
                 name = table_name(cube.name, rollup.name)
                 try:
-                    compiled = time.perf_counter()
-                    step.build_seconds = compiled - began
-                    sql = warehouse.compile(expr)
-                    executed = time.perf_counter()
-                    step.compile_seconds = executed - compiled
-                    staged_table = warehouse.stage(name, expr, sql=sql)
+                    staged_table = stage_timed(warehouse, name, expr, step, began)
+                    counting = time.perf_counter()
                     rows = int(warehouse.scalar(staged_table.count()))
-                    step.execute_seconds = time.perf_counter() - executed
+                    step.execute_seconds += time.perf_counter() - counting
                 except Exception as exc:  # the cube's SQL fails on the data: skip this one
                     warehouse.discard([name])
                     lines = str(exc).strip().splitlines()

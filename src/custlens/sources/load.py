@@ -917,14 +917,8 @@ def _check_unique(
 
 
 _INTERVAL = re.compile(r"^\s*(?:(\d+)\s*)?(week|month|quarter|year)(?:s|ly)?\s*$", re.IGNORECASE)
-_INTERVAL_WORDS = {
-    "weekly": "1 week",
-    "monthly": "1 month",
-    "quarterly": "1 quarter",
-    "yearly": "1 year",
-    "annual": "1 year",
-    "annually": "1 year",
-}
+_INTERVAL_WORDS = {"annual": "1 year", "annually": "1 year"}
+"""What ``_INTERVAL`` does not read (it reads weekly, monthly, quarterly, yearly)."""
 
 
 def _billing_intervals(series: pl.Series) -> tuple[pl.Series, _Problem | None]:
