@@ -214,15 +214,21 @@ def test_loading_an_unknown_table_lists_the_known_ones(tmp_path: Path) -> None:
 # -- run and export -------------------------------------------------------------
 
 
+def generated(folder: Path, customers: int, months: int, seed: int) -> Path:
+    """A new workspace at ``folder`` with generated data from 2024-01, loaded by the CLI."""
+    init(folder)
+    loaded = cli(
+        "-w", folder, "generate", "--customers", customers, "--months", months,
+        "--seed", seed, "--start", "2024-01",
+    )  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    return folder
+
+
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
     """A workspace with six months of generated data (2024-01 … 2024-06), run to 2024-06."""
-    folder = init(tmp_path_factory.mktemp("cli") / "ws")
-    loaded = cli(
-        "-w", folder, "generate", "--customers", 60, "--months", 6, "--seed", 1,
-        "--start", "2024-01",
-    )  # fmt: skip
-    assert loaded.exit_code == 0, loaded.output
+    folder = generated(tmp_path_factory.mktemp("cli") / "ws", customers=60, months=6, seed=1)
     return folder, cli("-w", folder, "run", "--as-of", "2024-06")
 
 
@@ -293,13 +299,7 @@ def test_run_with_nothing_loaded_skips_every_fact_and_says_why(tmp_path: Path) -
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace of its own (``ran``'s must keep one run), with four months loaded."""
-    folder = init(tmp_path_factory.mktemp("cli-profile") / "ws")
-    loaded = cli(
-        "-w", folder, "generate", "--customers", 30, "--months", 4, "--seed", 2,
-        "--start", "2024-01",
-    )  # fmt: skip
-    assert loaded.exit_code == 0, loaded.output
-    return folder
+    return generated(tmp_path_factory.mktemp("cli-profile") / "ws", customers=30, months=4, seed=2)
 
 
 def test_run_profile_json_times_every_fact_and_rollup_that_ran(profiled: Path) -> None:
