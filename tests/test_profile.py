@@ -181,13 +181,19 @@ def test_an_unknown_id_is_not_found(make_workspace):
 def test_pii_fields_are_marked_and_maskable(make_workspace):
     ws = build(make_workspace())
     masked = mask_pii(ws.profile("u"), lambda v: "***")
-    assert PII_FIELDS == {"overview": ("email", "phone"), "contacts": ("email", "phone")}
-    assert (masked["overview"]["email"], masked["overview"]["phone"]) == ("***", "***")
-    assert masked["overview"]["domain"] == "umbrella.com"
-    assert [(c["email"], c["phone"]) for c in masked["contacts"]] == [
-        ("***", "***"),
-        ("***", None),
-        (None, None),
+    # What names the customer or a person is PII (README, "Who sees what").
+    assert PII_FIELDS == {
+        "overview": ("name", "email", "phone", "domain"),
+        "contacts": ("name", "email", "phone"),
+    }
+    overview = masked["overview"]
+    assert (overview["name"], overview["email"], overview["phone"]) == ("***", "***", "***")
+    assert overview["domain"] == "***"
+    assert overview["segment"] == "Enterprise"
+    assert [(c["name"], c["email"], c["phone"], c["title"]) for c in masked["contacts"]] == [
+        ("***", "***", "***", "COO"),
+        ("***", "***", None, "Data Lead"),
+        ("***", None, None, "CEO"),
     ]
     assert masked["financial"] == EXPECTED["financial"]
 

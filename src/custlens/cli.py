@@ -66,6 +66,7 @@ err_console = Console(stderr=True)
 class State:
     workspace: Path = Path(".")
     debug: bool = False
+    role: str | None = None
 
 
 state = State()
@@ -91,15 +92,38 @@ WorkspaceOption = Annotated[
 def _main(
     workspace: WorkspaceOption = Path("."),
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "--role",
+            help="Read as this role of custlens.yml: its customers only, names, emails "
+            "and phones hashed unless privileged (queries, profiles, exports, lists, report).",
+        ),
+    ] = None,
 ) -> None:
     state.workspace = workspace
     state.debug = debug
+    state.role = role
 
 
 def _open() -> Any:
     from custlens.workspace import Workspace
 
     return Workspace(state.workspace)
+
+
+def _role(ws: Any) -> Any:
+    """The role named by ``--role`` (None without it)."""
+    from custlens.semantic.access import named_role
+
+    return None if state.role is None else named_role(ws.config, state.role, ws.path)
+
+
+def _as_role(ws: Any) -> Any:
+    """The workspace as ``--role`` sees it (the workspace itself without it)."""
+    from custlens.scoped import as_role
+
+    return as_role(ws, _role(ws))
 
 
 def _month(text: str | None) -> date | None:
@@ -337,7 +361,7 @@ def export(
 ) -> None:
     """Write a table to CSV or Parquet."""
     with _open() as ws:
-        path = ws.export(table, out)
+        path = ws.export(table, out, role=_role(ws))
     console.print(f"Wrote {path}")
 
 
@@ -375,7 +399,7 @@ def at_risk(
     from custlens import views
 
     with _open() as ws:
-        frame = views.at_risk(ws, by=by.value, top=top)  # type: ignore[arg-type]
+        frame = views.at_risk(_as_role(ws), by=by.value, top=top)  # type: ignore[arg-type]
     emit(frame, format, f"At-risk customers by {by.value}")
 
 
@@ -390,7 +414,7 @@ def segments(
     from custlens import views
 
     with _open() as ws:
-        frame = views.segments(ws, by=by)
+        frame = views.segments(_as_role(ws), by=by)
     emit(frame, format, f"Customers by {by}")
 
 
@@ -509,7 +533,7 @@ def query(
         "compare": compare,
     }
     with _open() as ws:
-        result = ws.run_query(spec)
+        result = ws.run_query(spec, role=_role(ws))
     emit(result.frame, format, "Query", {c.name: c.format for c in result.columns})
     if result.truncated:
         err_console.print(f"[yellow]note:[/] cut at {result.frame.height:,} rows (server.max_rows)")
@@ -540,7 +564,7 @@ def report(
     from custlens.report import write_report
 
     with _open() as ws, console.status("Drawing the dashboard…"):
-        path = write_report(ws, out)
+        path = write_report(ws, out, role=_role(ws))
     # The bare path on its own line, so scripts can take it from the output.
     console.print(str(path.resolve()), soft_wrap=True, highlight=False)
 
@@ -637,8 +661,10 @@ def profile(
     """The Customer 360 of one customer: overview, money, engagement, contacts, events."""
     import json
 
+    from custlens.scoped import profile_as
+
     with _open() as ws:
-        card = ws.profile(customer_id)
+        card = profile_as(ws, customer_id, _role(ws))
     if format == OutputFormat.table:
         console.print(profile_card(card))
     else:
@@ -784,7 +810,7 @@ def list_customers(
     from custlens.profile import latest_as_of
 
     with _open() as ws:
-        rows = handoff.hand_off_list(ws, kind.value)  # type: ignore[arg-type]
+        rows = handoff.hand_off_list(_as_role(ws), kind.value)  # type: ignore[arg-type]
         as_of = latest_as_of(ws).isoformat()
     if post is None:
         emit(rows, format, f"{kind.value} customers")

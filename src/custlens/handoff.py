@@ -31,6 +31,7 @@ from custlens.errors import CustlensError, NotFoundError
 from custlens.profile import latest_as_of
 
 if TYPE_CHECKING:
+    from custlens.scoped import RoleView
     from custlens.workspace import Workspace
 
 ListKind = Literal["at-risk", "expansion"]
@@ -44,7 +45,7 @@ class HandoffError(CustlensError, RuntimeError):
     status = 502
 
 
-def hand_off_list(ws: Workspace, kind: ListKind) -> pl.DataFrame:
+def hand_off_list(ws: Workspace | RoleView, kind: ListKind) -> pl.DataFrame:
     """The customers of list ``kind`` with their name, segment, scores, MRR and a reason.
 
     Columns: customer_id, name, segment, health_score, band, lifecycle_stage,
@@ -107,7 +108,7 @@ def _expansion_reason(row: dict[str, Any]) -> str:
     return f"health {row['health_score']:.0f} and NPS {row['nps']}"
 
 
-def _with_customer(ws: Workspace, rows: pl.DataFrame, tables: set[str]) -> pl.DataFrame:
+def _with_customer(ws: Workspace | RoleView, rows: pl.DataFrame, tables: set[str]) -> pl.DataFrame:
     """Add name, segment and current MRR (as-of month) beside each resolved customer."""
     source = "dim_customers" if "dim_customers" in tables else "src_customers"
     if source in tables:

@@ -34,9 +34,10 @@ detractor 0–6. Recent events: MRR movements (new, expansion, contraction,
 churn, reactivation), renewals of contracts of 12 months or longer, support
 tickets, NPS answers and journey stages, up to the as-of date.
 
-PII: :data:`PII_FIELDS` names the keys that hold personal data (emails and
-phone numbers of the customer and its contacts); :func:`mask_pii` replaces
-them for a caller that may not see them.
+PII: :data:`PII_FIELDS` names the keys that hold personal data or name the
+customer — the same fields the shipped semantic model marks ``meta.pii``: the
+customer's name, email, phone and domain, and its contacts' names, emails and
+phones; :func:`mask_pii` replaces them for a caller that may not see them.
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ if TYPE_CHECKING:
     from custlens.workspace import Workspace
 
 PII_FIELDS: dict[str, tuple[str, ...]] = {
-    "overview": ("email", "phone"),
-    "contacts": ("email", "phone"),
+    "overview": ("name", "email", "phone", "domain"),
+    "contacts": ("name", "email", "phone"),
 }
 """Section → keys holding personal data. ``contacts`` is a list: the keys of each item."""
 

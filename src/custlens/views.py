@@ -14,6 +14,7 @@ from custlens.errors import NotFoundError
 from custlens.format import money, percent
 
 if TYPE_CHECKING:
+    from custlens.scoped import RoleView
     from custlens.workspace import Workspace
 
 AtRiskBy = Literal["trend", "recency", "churn-risk"]
@@ -21,7 +22,7 @@ AtRiskBy = Literal["trend", "recency", "churn-risk"]
 _NEEDS = {"trend": "mrr_trend_risk", "recency": "rfm", "churn-risk": "churn_risk"}
 
 
-def at_risk(ws: Workspace, by: AtRiskBy = "churn-risk", top: int = 10) -> pl.DataFrame:
+def at_risk(ws: Workspace | RoleView, by: AtRiskBy = "churn-risk", top: int = 10) -> pl.DataFrame:
     """The top at-risk customers by one signal, with the reason for each.
 
     - ``trend``: MRR falling steadily (``mrr_trend_risk``: slope < 0 and
@@ -81,7 +82,7 @@ def _churn_reason(row: dict) -> str:
 _REASONS = {"trend": _trend_reason, "recency": _recency_reason, "churn-risk": _churn_reason}
 
 
-def segments(ws: Workspace, by: str = "segment") -> pl.DataFrame:
+def segments(ws: Workspace | RoleView, by: str = "segment") -> pl.DataFrame:
     """Customers, revenue, lifetime value, MRR and churn per value of a customer dimension.
 
     ``segment`` reads the ``segment_summary`` fact; another dimension
@@ -98,7 +99,7 @@ def segments(ws: Workspace, by: str = "segment") -> pl.DataFrame:
     return frame.sort(by)
 
 
-def _with_names(ws: Workspace, rows: pl.DataFrame) -> pl.DataFrame:
+def _with_names(ws: Workspace | RoleView, rows: pl.DataFrame) -> pl.DataFrame:
     """Put the customer's name and segment beside its id, when customers are loaded."""
     if "src_customers" not in ws.tables() or rows.is_empty():
         return rows

@@ -250,6 +250,18 @@ class Workspace:
             results=self.results,
         )
 
+    def visible_customers(self, role: Role) -> ir.Table:
+        """The resolved ids (column ``customer_id``) of the customers ``role`` may see:
+        ``customers.customer_id`` under its row filters, as an unexecuted expression."""
+        from custlens.semantic import Compiler
+
+        if self._compiler is None:
+            self._compiler = Compiler(self.semantic_model, self.warehouse)
+        expr = self._compiler.expression(
+            {"dimensions": ["customers.customer_id"]}, as_of=self.as_of(), role=role
+        )
+        return expr.select(customer_id=expr["customers.customer_id"])
+
     def latest_run(self) -> tuple[str | None, date | None]:
         """Id and as-of date of the latest successful run; (None, None) before the first.
 
@@ -334,15 +346,18 @@ class Workspace:
 
         return profile(self, customer_id)
 
-    def export(self, name: str, out: str | Path) -> Path:
-        """Write a table to CSV or Parquet, chosen by the file's extension."""
+    def export(self, name: str, out: str | Path, *, role: Role | None = None) -> Path:
+        """Write a table to CSV or Parquet, chosen by the file's extension; with ``role``,
+        as that role sees it (:class:`custlens.scoped.RoleView`)."""
+        from custlens.scoped import as_role
+
         target = Path(out)
         suffix = target.suffix.lower()
         if suffix not in (".csv", ".parquet"):
             raise ConfigError(
                 f"{target}: export writes .csv or .parquet, not {suffix or 'no extension'!r}"
             )
-        frame = self.table(name).drop(RUN_ID_COLUMN, strict=False)
+        frame = as_role(self, role).table(name).drop(RUN_ID_COLUMN, strict=False)
         target.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
             frame.write_csv(target)

@@ -36,6 +36,8 @@ from custlens.errors import NotFoundError
 from custlens.format import money, number, percent, ratio
 
 if TYPE_CHECKING:
+    from custlens.scoped import RoleView
+    from custlens.semantic.access import Role
     from custlens.workspace import Workspace
 
 Kind = Literal["money", "count", "rate", "ratio"]
@@ -102,18 +104,23 @@ _TABLE_ROWS = 10
 _SPARK_MONTHS = 12
 
 
-def build_report(ws: Workspace, *, title: str | None = None) -> str:
+def build_report(ws: Workspace, *, title: str | None = None, role: Role | None = None) -> str:
     """Build the dashboard of a workspace's latest facts as one HTML document.
 
     Args:
         ws: an open workspace; facts it lacks become notes on the page.
         title: the page's heading (default: the workspace folder's name).
+        role: draw the page as this role sees the facts (:class:`custlens.scoped.RoleView`:
+            its customers only, PII masked unless privileged); None draws everything.
 
     Returns:
         The HTML text: self-contained, no network request when opened.
     """
     from custlens.report.predicted_value import predicted_value_sections
+    from custlens.scoped import as_role
 
+    # The page reads only tables(), table(), runs(), path and config.
+    ws = as_role(ws, role)  # type: ignore[assignment]
     present = set(ws.tables())
 
     def fact(name: str) -> pl.DataFrame | None:
@@ -142,11 +149,12 @@ def build_report(ws: Workspace, *, title: str | None = None) -> str:
     return _page(heading, "\n".join(body))
 
 
-def write_report(ws: Workspace, out: str | Path | None = None) -> Path:
-    """Write :func:`build_report` to ``out`` (default ``<workspace>/report.html``)."""
+def write_report(ws: Workspace, out: str | Path | None = None, *, role: Role | None = None) -> Path:
+    """Write :func:`build_report` (as ``role`` sees it) to ``out`` (default
+    ``<workspace>/report.html``)."""
     target = Path(out) if out is not None else ws.path / "report.html"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(build_report(ws), encoding="utf-8")
+    target.write_text(build_report(ws, role=role), encoding="utf-8")
     return target
 
 
@@ -211,7 +219,7 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _header(ws: Workspace, heading: str, growth: pl.DataFrame | None) -> str:
+def _header(ws: Workspace | RoleView, heading: str, growth: pl.DataFrame | None) -> str:
     facts = []
     runs = ws.runs()
     done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
@@ -852,7 +860,7 @@ _AT_RISK = {
 }
 
 
-def _at_risk(ws: Workspace, by: Literal["churn-risk", "trend"]) -> str:
+def _at_risk(ws: Workspace | RoleView, by: Literal["churn-risk", "trend"]) -> str:
     from custlens import views
 
     heading, subtitle, extra = _AT_RISK[by]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 if TYPE_CHECKING:
+    from custlens.scoped import RoleView
     from custlens.workspace import Workspace
 
 CHART_IDS = ("chart-clv-segments", "chart-clv-p-alive")
@@ -20,7 +21,7 @@ TABLE_ID = "table-clv-top"
 _TOP = 10
 
 
-def _segments(ws: Workspace, clv: pl.DataFrame) -> tuple[pl.DataFrame, str]:
+def _segments(ws: Workspace | RoleView, clv: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     """clv with a ``segment`` column: the customer's segment, else its RFM segment."""
     present = set(ws.tables())
     if "src_customers" in present:
@@ -38,7 +39,7 @@ def _segments(ws: Workspace, clv: pl.DataFrame) -> tuple[pl.DataFrame, str]:
     return clv.with_columns(segment=pl.lit("All customers")), "segment"
 
 
-def predicted_value_sections(ws: Workspace, clv: pl.DataFrame | None) -> str:
+def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None) -> str:
     """The predicted-value cards as HTML, or a note when ``clv_predictions`` is absent."""
     from custlens.report.dashboard import _card, _div, _layout, _missing, _money_axis, _table
 
@@ -145,6 +146,6 @@ def predicted_value_sections(ws: Workspace, clv: pl.DataFrame | None) -> str:
     )
 
 
-def _horizon(ws: Workspace) -> str:
+def _horizon(ws: Workspace | RoleView) -> str:
     months = ws.config.analytics.clv.horizon_months
     return "month" if months == 1 else f"{months} months"

@@ -57,6 +57,18 @@ def role_for_key(config: Config, api_key: str | None, workspace: Path) -> Role:
     raise AccessError("invalid API key", status=401)
 
 
+def named_role(config: Config, name: str, workspace: Path) -> Role:
+    """The configured role ``name``, with the workspace's PII salt.
+
+    Raises:
+        AccessError: no such role in ``custlens.yml`` (the message lists the roles).
+    """
+    if name not in config.roles:
+        known = ", ".join(sorted(config.roles)) or "none configured"
+        raise AccessError(f"no role {name!r} in custlens.yml (roles: {known})", status=400)
+    return make_role(config, name, pii_salt(config, workspace))
+
+
 def make_role(config: Config, name: str, salt: str = "") -> Role:
     """The configured role ``name`` with its filters parsed."""
     from pydantic import TypeAdapter, ValidationError

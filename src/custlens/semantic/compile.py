@@ -279,6 +279,16 @@ class Compiler:
             results.put((*key, run_id, self.model_key), result)
         return _reordered(result, parsed.metrics)
 
+    def expression(
+        self, query: Query | dict[str, Any], *, as_of: date, role: Role | None = None
+    ) -> ir.Table:
+        """The whole answer of a query as an unexecuted expression, columns named by member
+        (no row limit, no masking: for code that goes on computing in the warehouse, such
+        as the set of customers a role may see)."""
+        parsed = parse_query(query)
+        plan = _Planner(self, parsed, as_of, role).build()
+        return plan.expr.rename({member: column for column, member in plan.names.items()})
+
     @property
     def model_key(self) -> str:
         """A digest of the model's definitions: answers shared between compilers (a

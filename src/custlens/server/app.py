@@ -3,7 +3,10 @@
 ``create_app(path)`` serves the workspace at ``path``:
 
 - ``GET /`` — the dashboard (:func:`custlens.report.build_report`), built from the
-  latest facts at request time, so a new ``custlens run`` shows on the next reload;
+  latest facts at request time, so a new ``custlens run`` shows on the next reload,
+  and drawn as the caller's role sees the facts (its customers only, PII masked);
+  with ``api_keys`` configured it asks for a key first (``POST /login`` or ``/?key=``,
+  kept in an HttpOnly cookie for the page only; ``/v1`` takes the key in a header);
 - ``POST /v1/query`` — a semantic-layer query (DESIGN.md §6) → rows, columns, SQL;
 - ``GET /v1/meta`` — the cubes, their measures and dimensions, and the metrics;
 - ``GET /v1/catalog`` — the metrics catalog;
@@ -30,20 +33,43 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 import anyio.to_thread
 from fastapi import Body, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from custlens.errors import CustlensError, NotFoundError, QueryTimeout
+from custlens.errors import AccessError, CustlensError, QueryTimeout
 
 if TYPE_CHECKING:
     from custlens.workspace import Workspace
 
 # FastAPI reads the routes' annotations (`request: Request`) at run time, so what they
 # name is imported at module level, not inside create_app.
+
+
+KEY_COOKIE = "custlens_key"
+"""The cookie that keeps a browser's API key for the dashboard page."""
+
+
+def login_page(message: str) -> str:
+    """The page that asks for an API key (``message`` says why)."""
+    import html
+
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        "<title>custlens · sign in</title></head>"
+        '<body style="font-family:system-ui,sans-serif;max-width:28rem;margin:10vh auto;'
+        'padding:0 1rem">'
+        "<h1>custlens</h1>"
+        f'<p role="alert">{html.escape(message)}</p>'
+        '<form method="post" action="/login">'
+        '<label>API key <input type="password" name="key" autocomplete="current-password" '
+        "required autofocus></label> <button>Sign in</button></form></body></html>\n"
+    )
 
 
 def json_bytes(body: Any) -> bytes:
@@ -136,23 +162,57 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             {"status": 500, "error": f"internal error ({type(exc).__name__})"}, status_code=500
         )
 
-    def role_of(request: Request) -> Role:
+    def role_of(request: Request, cookie: bool = False) -> Role:
         key = request.headers.get("x-api-key")
         auth = request.headers.get("authorization", "")
         if not key and auth.lower().startswith("bearer "):
             key = auth[7:].strip()
+        if not key and cookie:
+            # Only the page reads the cookie: /v1 wants a header, so another site's form
+            # can never spend a browser's key on an API call (no CSRF to defend).
+            key = request.cookies.get(KEY_COOKIE)
         return role_for_key(config, key, path)
+
+    def signed_in(request: Request, key: str) -> Response:
+        """Back to the page with the key in an HttpOnly cookie (and out of the URL)."""
+        try:
+            role_for_key(config, key, path)
+        except AccessError as exc:
+            return HTMLResponse(login_page(str(exc)), status_code=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            KEY_COOKIE,
+            key,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
 
     # A plain `def`: FastAPI runs it in its thread pool, so building the page (DuckDB
     # reads, Plotly) never blocks the event loop.
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def dashboard() -> HTMLResponse:
+    def dashboard(request: Request, key: str | None = None) -> Response:
         from custlens.report import build_report
 
+        if key is not None:
+            return signed_in(request, key)
+        try:
+            role = role_of(request, cookie=True)
+        except AccessError as exc:
+            asked = KEY_COOKIE in request.cookies or "x-api-key" in request.headers
+            message = str(exc) if asked else "Sign in with an API key to see this dashboard."
+            return HTMLResponse(login_page(message), status_code=401)
         # A fresh connection per request: the page shows the latest run, and no DuckDB
         # handle is shared between threads.
         with Workspace(path) as ws:
-            return HTMLResponse(build_report(ws))
+            return HTMLResponse(build_report(ws, role=role))
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        # The form's body read by hand: FastAPI's Form() would need python-multipart.
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        return signed_in(request, (form.get("key") or [""])[0].strip())
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -215,35 +275,11 @@ def create_app(workspace_path: str | Path) -> FastAPI:
 
     @app.get("/v1/customers/{customer_id}")
     def customer(customer_id: str, request: Request) -> dict[str, Any]:
-        """The Customer 360 profile of any source-system id; email and phone hashed for
-        roles that are not privileged."""
-        from custlens.profile import mask_pii
-        from custlens.semantic.access import mask
+        """The Customer 360 profile of any source-system id, as the caller's role sees it:
+        found only inside its row filter; names, emails and phones hashed unless privileged."""
+        from custlens.scoped import profile_as
 
-        role = role_of(request)
-        ws = workspaces.get()
-        found = ws.profile(customer_id)
-        if role.filters:
-            # The role's row filter holds here too: a customer outside it is not found
-            # (not "forbidden", which would tell that it exists).
-            visible = ws.run_query(
-                {
-                    "dimensions": ["customers.customer_id"],
-                    "filters": [
-                        {
-                            "member": "customers.customer_id",
-                            "operator": "equals",
-                            "value": found["customer_id"],
-                        }
-                    ],
-                },
-                role=role,
-            )
-            if not visible.data:
-                raise NotFoundError(f"no customer {customer_id!r}")
-        if role.privileged:
-            return found
-        return mask_pii(found, lambda value: mask(value, role.salt) or "")
+        return profile_as(workspaces.get(), customer_id, role_of(request))
 
     @app.get("/v1/meta")
     def meta(request: Request) -> dict[str, Any]:
