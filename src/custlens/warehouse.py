@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,10 +57,21 @@ class _Prepared:
 class Warehouse:
     """A connection to the warehouse, with atomic multi-table writes."""
 
-    def __init__(self, con: Any, kind: str, url: str, location: Path | None = None) -> None:
+    def __init__(
+        self,
+        con: Any,
+        kind: str,
+        url: str,
+        location: Path | None = None,
+        *,
+        read_only: bool = False,
+    ) -> None:
         self.con = con
         self.kind = kind
         self.url = url
+        self.read_only = read_only
+        self._file: Path | None = None
+        """A DuckDB warehouse's file, when this connection writes it."""
         self._location = location
         self._database: str | None = None
         self._opened: dict[str, ir.Table] = {}
@@ -77,6 +89,7 @@ class Warehouse:
         *,
         memory_limit: str | None = None,
         threads: int | None = None,
+        serving: bool = False,
     ) -> Warehouse:
         """Open the warehouse named by ``url``.
 
@@ -88,6 +101,10 @@ class Warehouse:
             memory_limit: a size such as ``4GB``: DuckDB's ``memory_limit``, local
                 Spark's driver memory (when this process starts the JVM).
             threads: DuckDB's ``threads``; local Spark's ``local[N]``.
+            serving: open for a server that only reads: a DuckDB file is read from
+                its latest serving copy (:class:`ServingCopies`), read-only, so that a
+                run can write the file meanwhile. Other backends serve from the live
+                tables.
         """
         from custlens.config import memory_mb
 
@@ -95,18 +112,20 @@ class Warehouse:
         scheme = url.split(":", 1)[0].lower()
         try:
             if scheme == "duckdb":
-                path = url[len("duckdb://") :].lstrip("/") if url.startswith("duckdb://") else ""
-                if url.startswith("duckdb:////"):
-                    path = "/" + path
-                if path and not os.path.isabs(path):
-                    path = str(root / path)
+                path = _duckdb_path(url, root)
                 settings: dict[str, Any] = {}
                 if memory_limit is not None:
                     settings["memory_limit"] = f"{memory_mb(memory_limit)}MiB"
                 if threads is not None:
                     settings["threads"] = threads
-                con = ibis.duckdb.connect(path or ":memory:", **settings)
-                return cls(con, "duckdb", url)
+                if serving and path:
+                    copy = ServingCopies(Path(path)).current_or_new()
+                    con = ibis.duckdb.connect(str(copy), read_only=True, **settings)
+                    return cls(con, "duckdb", url, read_only=True)
+                con = _duckdb_connect(path or ":memory:", settings)
+                warehouse = cls(con, "duckdb", url)
+                warehouse._file = Path(path) if path else None
+                return warehouse
             if scheme in ("postgres", "postgresql"):
                 con = ibis.connect(url.replace("postgresql://", "postgres://", 1))
                 return cls(con, "postgres", url)
@@ -387,6 +406,10 @@ class Warehouse:
             except Exception:
                 raw.execute("ROLLBACK")
                 raise
+            if self._file is not None:
+                copies = ServingCopies(self._file)
+                if copies.wanted():
+                    copies.write(raw)
         else:  # postgres: DDL is transactional
             with self.con.begin() as cursor:
                 for statement in statements:
@@ -490,6 +513,159 @@ class Warehouse:
         staged.rename(live)
         self._spark_register(name, live)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+# -- serving a DuckDB file while a run writes it ---------------------------
+
+
+def _duckdb_path(url: str, root: Path) -> str:
+    """The file of a ``duckdb://`` URL, relative paths taken from ``root``; "" in memory."""
+    path = url[len("duckdb://") :].lstrip("/") if url.startswith("duckdb://") else ""
+    if url.startswith("duckdb:////"):
+        path = "/" + path
+    if path and not os.path.isabs(path):
+        path = str(root / path)
+    return path
+
+
+def serving_copies(url: str, root: Path) -> ServingCopies | None:
+    """The serving copies of the warehouse at ``url``: None unless it is a DuckDB file
+    (Postgres and Spark let a server read while a run writes)."""
+    if url.split(":", 1)[0].lower() != "duckdb":
+        return None
+    path = _duckdb_path(url, root)
+    return ServingCopies(Path(path)) if path else None
+
+
+def _duckdb_connect(path: str, settings: dict[str, Any], wait: float = 10.0) -> Any:
+    """``ibis.duckdb.connect``, waiting up to ``wait`` seconds while another process
+    holds the file (a server taking its first serving copy, another run)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return ibis.duckdb.connect(path, **settings)
+        except Exception as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class ServingCopies:
+    """Read-only copies of a DuckDB warehouse file, for servers.
+
+    DuckDB lets one process write a file or several read it, never both at once.
+    So a server never opens the file a run writes: it reads the latest *serving
+    copy*, which every publish writes — once the live tables have changed, in
+    the writer's process — while a server is registered. Copies live in
+    ``.custlens-serving/`` beside the file; ``current`` names the latest, and is
+    replaced atomically, so a reader opens the old copy or the new one, never
+    half of one. A server's threads reopen when ``current`` changes.
+    """
+
+    KEEP = 2
+    """Copies kept: the current one and the one before (a request may still read it)."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = Path(file)
+        self.folder = self.file.parent / ".custlens-serving"
+        self.pointer = self.folder / f"{self.file.name}.current"
+
+    # -- servers --------------------------------------------------------------
+
+    def register(self) -> None:
+        """Say that a server of this process reads the file: from now on every publish
+        writes a copy (until :meth:`unregister`, or this process ends)."""
+        self.folder.mkdir(exist_ok=True)
+        self._marker = self.folder / f"server-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._marker.touch()
+
+    def unregister(self) -> None:
+        marker = getattr(self, "_marker", None)
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+    def wanted(self) -> bool:
+        """Whether a live server is registered (markers of dead processes are removed)."""
+        if not self.folder.is_dir():
+            return False
+        live = False
+        for marker in self.folder.glob("server-*"):
+            try:
+                os.kill(int(marker.name.split("-")[1]), 0)
+                live = True
+            except (IndexError, ValueError, ProcessLookupError):
+                marker.unlink(missing_ok=True)
+            except PermissionError:  # another user's live process
+                live = True
+        return live
+
+    def token(self) -> str | None:
+        """The current copy's name: it changes with every copy written."""
+        try:
+            return self.pointer.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def current_or_new(self) -> Path:
+        """The current copy; a new one from the file when there is none yet."""
+        name = self.token()
+        if name is not None and (self.folder / name).exists():
+            return self.folder / name
+        return self.refresh()
+
+    def refresh(self) -> Path:
+        """A new copy taken from the file, opened read-only (waits while a writer holds it).
+
+        Raises:
+            WarehouseError: the file stayed locked by another process.
+        """
+        import duckdb
+
+        reader = duckdb.connect()
+        try:
+            for attempt in range(150):
+                try:
+                    reader.execute(f"ATTACH '{_quoted(self.file)}' AS custlens_live (READ_ONLY)")
+                    break
+                except duckdb.Error as exc:
+                    if "lock" not in str(exc).lower() or attempt == 149:
+                        raise WarehouseError(
+                            f"cannot read {self.file} to serve it: {exc}"
+                        ) from None
+                    time.sleep(0.2)
+            return self.write(reader, source="custlens_live")
+        finally:
+            reader.close()
+
+    # -- writers --------------------------------------------------------------
+
+    def write(self, raw: Any, source: str | None = None) -> Path:
+        """Copy the database ``source`` of the DuckDB connection ``raw`` (its own, by
+        default) into a new copy, make it current and drop copies older than :data:`KEEP`."""
+        self.folder.mkdir(exist_ok=True)
+        if source is None:
+            source = raw.execute("SELECT current_database()").fetchone()[0]
+        name = f"{self.file.stem}-{uuid.uuid4().hex[:12]}.duckdb"
+        target = self.folder / name
+        raw.execute(f"ATTACH '{_quoted(target)}' AS custlens_copy")
+        try:
+            raw.execute(f'COPY FROM DATABASE "{source}" TO custlens_copy')
+        finally:
+            raw.execute("DETACH custlens_copy")
+        staged = self.pointer.with_suffix(f".{uuid.uuid4().hex[:8]}")
+        staged.write_text(name, encoding="utf-8")
+        os.replace(staged, self.pointer)
+        copies = sorted(
+            self.folder.glob(f"{self.file.stem}-*.duckdb"), key=lambda p: p.stat().st_mtime_ns
+        )
+        for old in copies[: -self.KEEP]:
+            if old.name != name:
+                old.unlink(missing_ok=True)
+        return target
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _to_arrow(obj: Any) -> pa.Table:

@@ -40,8 +40,11 @@ SEMANTIC_DIR = "semantic"
 class Workspace:
     """A custlens workspace: its config, its warehouse, its sources and facts."""
 
-    def __init__(self, path: str | Path = ".") -> None:
+    def __init__(self, path: str | Path = ".", *, serving: bool = False) -> None:
+        """Open the workspace at ``path``; ``serving`` opens it for a server that only reads
+        (a DuckDB warehouse from its latest serving copy, so runs go on beside it)."""
         self.path = Path(path).resolve()
+        self.serving = serving
         self.config: Config = load_config(self.path / CONFIG_FILE)
         self._warehouse: Warehouse | None = None
         self._model: SemanticModel | None = None
@@ -73,6 +76,7 @@ class Workspace:
                 self.path,
                 memory_limit=self.config.memory_limit,
                 threads=self.config.threads,
+                serving=self.serving,
             )
         return self._warehouse
 

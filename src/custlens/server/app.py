@@ -42,6 +42,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from custlens.errors import AccessError, CustlensError, QueryTimeout
+from custlens.warehouse import ServingCopies, serving_copies
 
 if TYPE_CHECKING:
     from custlens.workspace import Workspace
@@ -93,12 +94,17 @@ def _json_value(value: Any) -> Any:
 class _PerThread:
     """One open workspace per server thread: its connection and compiled cube tables
     are reused across requests, and no connection is shared between threads. Query
-    answers are shared by all of them (until the next run)."""
+    answers are shared by all of them (until the next run).
 
-    def __init__(self, path: Path, cache_answers: bool = True) -> None:
+    A DuckDB workspace is read from its serving copy (:class:`ServingCopies`): a
+    thread reopens when a run has published a new one, so a request reads the
+    tables of one run, the old or the new."""
+
+    def __init__(self, path: Path, copies: ServingCopies | None, cache_answers: bool) -> None:
         from custlens.semantic.compile import ResultCache
 
         self.path = path
+        self.copies = copies
         self._local = threading.local()
         self.results = ResultCache() if cache_answers else None
 
@@ -106,9 +112,14 @@ class _PerThread:
         from custlens.workspace import Workspace
 
         ws = getattr(self._local, "ws", None)
+        token = self.copies.token() if self.copies is not None else None
+        if ws is not None and self._local.token != token:
+            ws.close()
+            ws = None
         if ws is None:
-            ws = self._local.ws = Workspace(self.path)
+            ws = self._local.ws = Workspace(self.path, serving=True)
             ws.results = self.results
+            self._local.token = token
         return ws
 
 
@@ -128,12 +139,22 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     with Workspace(path) as ws:
         config = ws.config
         model = ws.semantic_model
+    copies = serving_copies(config.warehouse, path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The worker threads of every blocking route (queries, profiles, the page).
         anyio.to_thread.current_default_thread_limiter().total_tokens = config.server.threads
-        yield
+        if copies is not None:
+            # Registered first, so a run that publishes from now on writes a copy;
+            # then a copy of what is there now (a run may have finished unwatched).
+            copies.register()
+            await run_in_threadpool(copies.refresh)
+        try:
+            yield
+        finally:
+            if copies is not None:
+                copies.unregister()
 
     app = FastAPI(
         title="custlens",
@@ -143,7 +164,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.workspace_path = path
-    workspaces = _PerThread(path, config.server.cache_answers)
+    workspaces = _PerThread(path, copies, config.server.cache_answers)
 
     @app.exception_handler(CustlensError)
     async def custlens_error(request: Request, exc: CustlensError) -> JSONResponse:
@@ -205,7 +226,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             return HTMLResponse(login_page(message), status_code=401)
         # A fresh connection per request: the page shows the latest run, and no DuckDB
         # handle is shared between threads.
-        with Workspace(path) as ws:
+        with Workspace(path, serving=True) as ws:
             return HTMLResponse(build_report(ws, role=role))
 
     @app.post("/login", include_in_schema=False)
