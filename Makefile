@@ -20,11 +20,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q -n 2
 
-# The loop after every edit: lint and every test that needs neither a JVM nor a browser.
+# The loop after every edit: lint and every test that needs neither a JVM, a browser
+# nor processes started and killed (the kill -9 test).
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/pytest -q -n 2 -m "not spark and not browser"
+	$(BIN)/pytest -q -n 2 -m "not spark and not browser and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
