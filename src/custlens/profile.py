@@ -54,6 +54,7 @@ from custlens.errors import NotFoundError
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from custlens.scoped import RoleView
     from custlens.workspace import Workspace
 
 PII_FIELDS: dict[str, tuple[str, ...]] = {
@@ -162,7 +163,7 @@ def profile(ws: Workspace, customer_id: str, events: int = RECENT_EVENTS) -> dic
     }
 
 
-def latest_as_of(ws: Workspace) -> date:
+def latest_as_of(ws: Workspace | RoleView) -> date:
     """The as-of date of the workspace's latest successful run.
 
     Cheaper than ``ws.context()``, which opens every table.

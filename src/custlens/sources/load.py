@@ -413,11 +413,12 @@ def _read_postgres(url: str, spec: Table) -> tuple[pl.DataFrame, str]:
     # The origin never carries the password.
     netloc = host + (f":{parts.port}" if parts.port else "")
     origin = _QueryOrigin(f"postgresql://{netloc}/{database} table {qualified}")
-    import ibis
     from ibis.common.exceptions import TableNotFound
 
+    from custlens.warehouse.postgres import connect_database
+
     try:
-        con = ibis.postgres.connect(
+        con = connect_database(
             host=host,
             port=parts.port or 5432,
             user=unquote(parts.username) if parts.username else None,

@@ -1,0 +1,327 @@
+"""DuckDB, the embedded default: one file, atomic swaps in a transaction, kept SQL run
+as it is, parameters bound by DuckDB, and serving copies so a server reads while a
+run writes."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import polars as pl
+
+from custlens.errors import WarehouseError
+from custlens.warehouse.base import STAGE_PREFIX, Prepared, Warehouse, swap_statements
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+
+def open_warehouse(
+    url: str,
+    root: Path,
+    *,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+    serving: bool = False,
+) -> DuckDBWarehouse:
+    """Open ``duckdb:///file.duckdb`` (relative to ``root``) or ``duckdb://`` (in memory)."""
+    from custlens.config import memory_mb
+
+    path = _duckdb_path(url, root)
+    settings: dict[str, Any] = {}
+    if memory_limit is not None:
+        settings["memory_limit"] = f"{memory_mb(memory_limit)}MiB"
+    if threads is not None:
+        settings["threads"] = threads
+    if serving and path:
+        copy = ServingCopies(Path(path)).current_or_new()
+        con = ibis.duckdb.connect(str(copy), read_only=True, **settings)
+        return DuckDBWarehouse(con, url, read_only=True)
+    warehouse = DuckDBWarehouse(_connect(path or ":memory:", settings), url)
+    warehouse.file = Path(path) if path else None
+    return warehouse
+
+
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB database (file or memory) through Ibis, with DuckDB's fast paths."""
+
+    kind = "duckdb"
+
+    def __init__(self, con: Any, url: str, *, read_only: bool = False) -> None:
+        super().__init__(con, url, read_only=read_only)
+        self.file: Path | None = None
+        """The database file, when this connection writes one (serving copies need it)."""
+        self._registered: set[str] = set()
+        """SQL texts whose in-memory tables are registered on this connection."""
+
+    def interrupt(self) -> None:
+        self.con.con.interrupt()
+
+    def to_polars(
+        self,
+        expr: ir.Table,
+        params: Mapping[ir.Scalar, Any] | None = None,
+        *,
+        sql: str | None = None,
+    ) -> pl.DataFrame:
+        if sql is None or params is not None:
+            return super().to_polars(expr, params)
+        # What Ibis's own execution does around the SQL: register the in-memory
+        # tables the expression names (once: the expression keeps them alive),
+        # then type the result as it promises.
+        if sql not in self._registered:
+            self.con._run_pre_execute_hooks(expr)
+            if len(self._registered) > 4096:  # plans come and go: keep it bounded
+                self._registered.clear()
+            self._registered.add(sql)
+        return _typed(expr, self.con.con.sql(sql).to_arrow_table())
+
+    def _prepare(self, expr: ir.Table, params: tuple[ir.Scalar, ...]) -> Prepared:
+        import sqlglot.expressions as sge
+
+        # Each parameter is compiled as a unique string literal, which SQLGlot's tree then
+        # swaps for a typed placeholder: no value is ever pasted into the text.
+        tokens = {f"custlens-param-{i}-{uuid.uuid4().hex}": i for i in range(len(params))}
+        self.con._run_pre_execute_hooks(expr)
+        tree = self.con.compiler.to_sqlglot(expr, params=dict(zip(params, tokens, strict=True)))
+        seen: set[int] = set()
+
+        def swap(node: sge.Expression) -> sge.Expression:
+            if isinstance(node, sge.Literal) and node.is_string and node.this in tokens:
+                number = tokens[node.this]
+                seen.add(number)
+                placeholder = sge.Placeholder(this=str(number + 1))
+                return sge.Cast(this=placeholder, to=sge.DataType.build("VARCHAR"))
+            return node
+
+        # copy=True: Ibis shares one node between the places a parameter is used.
+        sql = tree.transform(swap, copy=True).sql(dialect=self.con.dialect)
+        if len(seen) != len(params) or any(token in sql for token in tokens):
+            # A parameter Ibis did not compile to a plain literal: bind it through Ibis.
+            return Prepared(expr, params, None)
+        return Prepared(expr, params, sql)
+
+    def _run_bound(self, prepared: Prepared, values: Sequence[str]) -> pl.DataFrame:
+        assert prepared.sql is not None
+        result = self.con.con.execute(prepared.sql, list(values)).to_arrow_table()
+        return _typed(prepared.expr, result)
+
+    def stage(self, name: str, obj: Any, *, sql: str | None = None) -> ir.Table:
+        self._forget()
+        staged = STAGE_PREFIX + name
+        if sql is not None and isinstance(obj, ibis.Table):
+            self._create(staged, obj, sql)
+        else:  # DuckDB reads a Polars frame as it is
+            self.con.create_table(staged, obj, overwrite=True)
+        return self._raw_table(staged)
+
+    def _create(self, staged: str, expr: ir.Table, sql: str) -> None:
+        """``CREATE TABLE`` with the column types of ``expr``'s schema, filled from ``sql``.
+
+        What Ibis's ``create_table`` does, minus compiling the expression again:
+        declaring the columns first keeps each table's types exactly as Ibis
+        promised them (an all-null column, a decimal), whatever the query infers.
+        """
+        import sqlglot as sg
+        import sqlglot.expressions as sge
+
+        schema = expr.schema()
+        if schema.null_fields:  # Ibis's own error names them
+            self.con.create_table(staged, expr, overwrite=True)
+            return
+        self.con._run_pre_execute_hooks(expr)
+        table = sg.table(staged, quoted=True)
+        create = sge.Create(
+            kind="TABLE",
+            this=sge.Schema(this=table, expressions=schema.to_sqlglot_column_defs("duckdb")),
+            replace=True,
+        )
+        columns = ", ".join(sge.to_identifier(c, quoted=True).sql("duckdb") for c in schema)
+        raw = self.con.con
+        raw.execute(create.sql("duckdb"))
+        raw.execute(f"INSERT INTO {table.sql('duckdb')} ({columns}) {sql}")
+
+    def publish(self, names: Iterable[str]) -> None:
+        self._forget()
+        names = list(names)
+        if not names:
+            return
+        raw = self.con.con
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            for statement in swap_statements(names):
+                raw.execute(statement)
+            raw.execute("COMMIT")
+        except Exception:
+            raw.execute("ROLLBACK")
+            raise
+        if self.file is not None:
+            copies = ServingCopies(self.file)
+            if copies.wanted():
+                copies.write(raw)
+
+
+def _typed(expr: ir.Table, arrow: Any) -> pl.DataFrame:
+    """DuckDB's Arrow result typed as the expression promises (what Ibis does)."""
+    from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+    arrow = expr.__pyarrow_result__(arrow, data_mapper=DuckDBPyArrowData)
+    return expr.__polars_result__(pl.from_arrow(arrow))  # type: ignore[no-any-return]
+
+
+def _duckdb_path(url: str, root: Path) -> str:
+    """The file of a ``duckdb://`` URL, relative paths taken from ``root``; "" in memory."""
+    path = url[len("duckdb://") :].lstrip("/") if url.startswith("duckdb://") else ""
+    if url.startswith("duckdb:////"):
+        path = "/" + path
+    if path and not os.path.isabs(path):
+        path = str(root / path)
+    return path
+
+
+def _connect(path: str, settings: dict[str, Any], wait: float = 10.0) -> Any:
+    """``ibis.duckdb.connect``, waiting up to ``wait`` seconds while another process
+    holds the file (a server taking its first serving copy, another run)."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return ibis.duckdb.connect(path, **settings)
+        except Exception as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+# -- serving a DuckDB file while a run writes it ---------------------------
+
+
+def serving_copies(url: str, root: Path) -> ServingCopies | None:
+    """The serving copies of the warehouse at ``url``: None unless it is a DuckDB file
+    (Postgres and Spark let a server read while a run writes)."""
+    if url.split(":", 1)[0].lower() != "duckdb":
+        return None
+    path = _duckdb_path(url, root)
+    return ServingCopies(Path(path)) if path else None
+
+
+class ServingCopies:
+    """Read-only copies of a DuckDB warehouse file, for servers.
+
+    DuckDB lets one process write a file or several read it, never both at once.
+    So a server never opens the file a run writes: it reads the latest *serving
+    copy*, which every publish writes — once the live tables have changed, in
+    the writer's process — while a server is registered. Copies live in
+    ``.custlens-serving/`` beside the file; ``current`` names the latest, and is
+    replaced atomically, so a reader opens the old copy or the new one, never
+    half of one. A server's threads reopen when ``current`` changes.
+    """
+
+    KEEP = 2
+    """Copies kept: the current one and the one before (a request may still read it)."""
+
+    def __init__(self, file: Path) -> None:
+        self.file = Path(file)
+        self.folder = self.file.parent / ".custlens-serving"
+        self.pointer = self.folder / f"{self.file.name}.current"
+
+    # -- servers --------------------------------------------------------------
+
+    def register(self) -> None:
+        """Say that a server of this process reads the file: from now on every publish
+        writes a copy (until :meth:`unregister`, or this process ends)."""
+        self.folder.mkdir(exist_ok=True)
+        self._marker = self.folder / f"server-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._marker.touch()
+
+    def unregister(self) -> None:
+        marker = getattr(self, "_marker", None)
+        if marker is not None:
+            marker.unlink(missing_ok=True)
+
+    def wanted(self) -> bool:
+        """Whether a live server is registered (markers of dead processes are removed)."""
+        if not self.folder.is_dir():
+            return False
+        live = False
+        for marker in self.folder.glob("server-*"):
+            try:
+                os.kill(int(marker.name.split("-")[1]), 0)
+                live = True
+            except (IndexError, ValueError, ProcessLookupError):
+                marker.unlink(missing_ok=True)
+            except PermissionError:  # another user's live process
+                live = True
+        return live
+
+    def token(self) -> str | None:
+        """The current copy's name: it changes with every copy written."""
+        try:
+            return self.pointer.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def current_or_new(self) -> Path:
+        """The current copy; a new one from the file when there is none yet."""
+        name = self.token()
+        if name is not None and (self.folder / name).exists():
+            return self.folder / name
+        return self.refresh()
+
+    def refresh(self) -> Path:
+        """A new copy taken from the file, opened read-only (waits while a writer holds it).
+
+        Raises:
+            WarehouseError: the file stayed locked by another process.
+        """
+        import duckdb
+
+        reader = duckdb.connect()
+        try:
+            for attempt in range(150):
+                try:
+                    reader.execute(f"ATTACH '{_quoted(self.file)}' AS custlens_live (READ_ONLY)")
+                    break
+                except duckdb.Error as exc:
+                    if "lock" not in str(exc).lower() or attempt == 149:
+                        raise WarehouseError(
+                            f"cannot read {self.file} to serve it: {exc}"
+                        ) from None
+                    time.sleep(0.2)
+            return self.write(reader, source="custlens_live")
+        finally:
+            reader.close()
+
+    # -- writers --------------------------------------------------------------
+
+    def write(self, raw: Any, source: str | None = None) -> Path:
+        """Copy the database ``source`` of the DuckDB connection ``raw`` (its own, by
+        default) into a new copy, make it current and drop copies older than :data:`KEEP`."""
+        self.folder.mkdir(exist_ok=True)
+        if source is None:
+            source = raw.execute("SELECT current_database()").fetchone()[0]
+        name = f"{self.file.stem}-{uuid.uuid4().hex[:12]}.duckdb"
+        target = self.folder / name
+        raw.execute(f"ATTACH '{_quoted(target)}' AS custlens_copy")
+        try:
+            raw.execute(f'COPY FROM DATABASE "{source}" TO custlens_copy')
+        finally:
+            raw.execute("DETACH custlens_copy")
+        staged = self.pointer.with_suffix(f".{uuid.uuid4().hex[:8]}")
+        staged.write_text(name, encoding="utf-8")
+        os.replace(staged, self.pointer)
+        copies = sorted(
+            self.folder.glob(f"{self.file.stem}-*.duckdb"), key=lambda p: p.stat().st_mtime_ns
+        )
+        for old in copies[: -self.KEEP]:
+            if old.name != name:
+                old.unlink(missing_ok=True)
+        return target
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
