@@ -67,7 +67,7 @@ GOAL_PEAK_MB = 3 * 1024
 
 
 def month_index(d: date) -> int:
-    """Months since year 0: ``year * 12 + month - 1`` (as custlens.facts.month does)."""
+    """Months since year 0: ``year * 12 + month - 1`` (as custlens.calendar does)."""
     return d.year * 12 + d.month - 1
 
 

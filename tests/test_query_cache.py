@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from custlens.pipeline import month_end
+from custlens.calendar import month_end
 from custlens.semantic.access import Role
 from custlens.semantic.query import parse_query
 from custlens.workspace import Workspace

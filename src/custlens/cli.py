@@ -885,7 +885,7 @@ def clv(
                 f"--holdout-from: expected a day as YYYY-MM-DD, got {holdout_from!r}"
             ) from None
     if start is not None and as_of is not None:
-        from custlens.pipeline import month_end
+        from custlens.calendar import month_end
 
         check_holdout(start, month_end(_month(as_of) or date.today()))
     with _open() as ws:
@@ -901,7 +901,7 @@ def clv(
         holdout = None
         if start is not None:
             with console.status("Backtesting on the holdout…"):
-                from custlens.pipeline import month_end
+                from custlens.calendar import month_end
 
                 holdout = backtest(ws, start, month_end(result.as_of) if result.as_of else None)
     if format == ClvFormat.json:

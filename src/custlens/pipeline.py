@@ -26,10 +26,10 @@ import ibis
 import polars as pl
 
 import custlens
+from custlens.calendar import as_of_month, index_of, month_end, month_index
 from custlens.config import Config
 from custlens.errors import CustlensError, ModelFitError, NotFoundError, PipelineError
 from custlens.facts import REGISTRY, Fact, FactContext, ordered
-from custlens.facts.month import index_of, month_index
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 
 if TYPE_CHECKING:
@@ -83,12 +83,6 @@ class RunResult:
     seconds: float = 0.0
     profile: list[Step] = field(default_factory=list)
     """Each step of the run in order, timed (``custlens run --profile``)."""
-
-
-def month_end(first_day: date) -> date:
-    """Last day of the month that starts at ``first_day``."""
-    nxt = date(first_day.year + first_day.month // 12, first_day.month % 12 + 1, 1)
-    return date.fromordinal(nxt.toordinal() - 1)
 
 
 def default_as_of_month(warehouse: Warehouse, today: date | None = None) -> date | None:
@@ -151,7 +145,9 @@ def run(
     started = datetime.now(UTC).replace(tzinfo=None)
     clock = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]
-    month = as_of or config.as_of_month() or default_as_of_month(warehouse, today)
+    month = as_of_month(
+        as_of, None, config.as_of_month(), lambda: default_as_of_month(warehouse, today)
+    )
     result = RunResult(run_id, month)
     notify = progress or (lambda name, event: None)
 

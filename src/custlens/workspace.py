@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from custlens.calendar import as_of_month, month_end
 from custlens.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, Config, load_config
 from custlens.errors import ConfigError, ContractError, NotFoundError
 from custlens.facts.registry import FactContext
@@ -247,7 +248,7 @@ class Workspace:
         run_id, as_of = self.latest_run()
         return self._compiler.run(
             spec,
-            as_of=as_of or self._default_as_of(),
+            as_of=self._as_of_date(as_of),
             role=role,
             max_rows=self.config.server.max_rows,
             run_id=run_id,
@@ -295,26 +296,20 @@ class Workspace:
         """The as-of date of the latest successful run, or None before the first."""
         return self.latest_run()[1]
 
-    def as_of_month(self) -> date | None:
-        """The month a command that writes facts computes to (its first day): the latest
-        successful run's, else the configured one, else None (the run's own default)."""
-        found = self.last_run_as_of()
-        if found is not None:
-            return found.replace(day=1)
-        return self.config.as_of_month()
+    def as_of_month(self, explicit: date | None = None) -> date | None:
+        """The month a command on this workspace computes to (its first day), by the rule
+        of :func:`custlens.calendar.as_of_month`: ``explicit``, else the latest successful
+        run's, else the configured one; None leaves it to the run's own default."""
+        return as_of_month(explicit, self.last_run_as_of(), self.config.as_of_month())
 
     def as_of(self) -> date:
-        """The date queries count relative ranges from: the latest run's as-of date,
-        else the configured as-of month's end, else today."""
+        """The date queries count relative ranges from: the last day of the as-of month
+        (:meth:`as_of_month`), else today."""
+        return self._as_of_date(self.last_run_as_of())
 
-        found = self.last_run_as_of()
-        return found if found is not None else self._default_as_of()
-
-    def _default_as_of(self) -> date:
-        from custlens.pipeline import month_end
-
-        configured = self.config.as_of_month()
-        return month_end(configured) if configured else date.today()
+    def _as_of_date(self, latest_run: date | None) -> date:
+        month = as_of_month(None, latest_run, self.config.as_of_month())
+        return month_end(month) if month is not None else date.today()
 
     def tables(self) -> list[str]:
         """Live tables of the warehouse: sources (``src_…``), facts and the run log."""

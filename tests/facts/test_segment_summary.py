@@ -11,10 +11,10 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
+from custlens.calendar import month_end
 from custlens.errors import NotFoundError
 from custlens.facts import FactContext
 from custlens.facts.segment_summary import summarise_by
-from custlens.pipeline import month_end
 from custlens.sources.contract import TABLES
 from custlens.sources.load import POLARS_TYPES
 

@@ -24,11 +24,10 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from custlens.calendar import index_of, month_end
 from custlens.cli import app
 from custlens.errors import ModelFitError
-from custlens.facts.month import index_of
 from custlens.facts.registry import FactContext
-from custlens.pipeline import month_end
 from custlens.predict import churn
 from custlens.workspace import Workspace
 from tests.c360_frames import as_loaded

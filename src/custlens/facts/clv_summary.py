@@ -24,11 +24,12 @@ lifetimes keeps the rest of the as-of week when it groups by weeks.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Literal
 
 import ibis
 
+from custlens.calendar import period_start
 from custlens.facts.customer_value import MONEY
 
 if TYPE_CHECKING:
@@ -37,11 +38,6 @@ if TYPE_CHECKING:
 Unit = Literal["days", "weeks"]
 Period = Literal["day", "week"]
 DAYS_PER_UNIT = {"days": 1.0, "weeks": 7.0}
-
-
-def period_start(day: date, period: Period) -> date:
-    """The first day of the period that holds ``day`` (weeks start on Monday)."""
-    return day - timedelta(days=day.weekday()) if period == "week" else day
 
 
 def purchases(transactions: ir.Table, end: date) -> ir.Table:

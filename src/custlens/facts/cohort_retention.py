@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from custlens.facts.month import index_of, month_index, month_start, months_between
+from custlens.calendar import index_of, month_index, month_start, months_between
 from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from custlens.facts.month import (
+from custlens.calendar import (
     index_of,
     month_index,
     month_start,

@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING
 
 import ibis
 
+from custlens.calendar import index_of, month_index
 from custlens.facts.identity import resolve_ids
-from custlens.facts.month import index_of, month_index
 from custlens.facts.registry import FactContext, fact
 
 if TYPE_CHECKING:

@@ -73,8 +73,8 @@ from typing import TYPE_CHECKING
 import ibis
 import ibis.expr.datatypes as dt
 
+from custlens.calendar import index_of, month_index
 from custlens.facts.customer_mrr import MRR_DECIMALS
-from custlens.facts.month import index_of, month_index
 from custlens.facts.registry import FactContext, fact
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def trend(mrr: ir.Table, last: int, months: int, min_r_squared: float) -> ir.Tab
 
     Args:
         mrr: customer_id, month (first day), mrr — one row per spine month.
-        last: month index of the as-of month (see ``custlens.facts.month``).
+        last: month index of the as-of month (see ``custlens.calendar``).
         months: N, the length of the window ending at ``last``.
         min_r_squared: the fit a decline needs to count as a trend.
     """

@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING
 
 import ibis
 
+from custlens.calendar import index_of, month_index
 from custlens.errors import NotFoundError
 from custlens.facts.cohort_retention import transaction_months
 from custlens.facts.identity import resolve_ids
-from custlens.facts.month import index_of, month_index
 from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
 

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import numpy as np
 
+from custlens.calendar import index_of, month_end_of
 from custlens.errors import ModelFitError
-from custlens.facts.month import index_of
 from custlens.facts.registry import FactContext
 
 if TYPE_CHECKING:
@@ -75,12 +75,6 @@ DECILES = 10
 FACT = "churn_propensity"
 
 
-def month_end_of(index: int) -> date:
-    """The last day of the month with this month index (see ``facts.month.index_of``)."""
-    nxt = index + 1
-    return date.fromordinal(date(nxt // 12, nxt % 12 + 1, 1).toordinal() - 1)
-
-
 def training_dates(as_of: date, horizon_months: int, training_months: int) -> list[date]:
     """The month ends t, oldest first, with t + horizon on or before the as-of month."""
     last = index_of(as_of) - horizon_months
@@ -89,8 +83,8 @@ def training_dates(as_of: date, horizon_months: int, training_months: int) -> li
 
 def _mrr(ctx: FactContext) -> ir.Table:
     """customer_id (resolved), month_idx, mrr from the ``customer_mrr`` fact."""
+    from custlens.calendar import month_index
     from custlens.facts.identity import resolve_ids
-    from custlens.facts.month import month_index
 
     mrr = resolve_ids(ctx, ctx["customer_mrr"])
     mrr = mrr.select("customer_id", month_idx=month_index(mrr.month), mrr=mrr.mrr)
@@ -335,7 +329,7 @@ def fit_and_write(
         analytics = ws.config.analytics.model_copy(update={"churn_model": settings})
         ws.config = ws.config.model_copy(update={"analytics": analytics})
     # Every fact of a workspace is at one as-of date: the latest run's, unless asked.
-    result = ws.run(as_of=as_of or ws.as_of_month(), only=[FACT])
+    result = ws.run(as_of=ws.as_of_month(as_of), only=[FACT])
     if FACT in result.skipped:
         raise NotFoundError(f"{FACT} was not computed: it {result.skipped[FACT]}")
     return result, result.notes[FACT]

@@ -48,7 +48,7 @@ def fit_and_write(
     """
     ws.config = with_settings(ws.config, **overrides)
     # Every fact of a workspace is at one as-of date: the latest run's, unless asked.
-    result = ws.run(as_of=as_of or ws.as_of_month(), only=[FACT])
+    result = ws.run(as_of=ws.as_of_month(as_of), only=[FACT])
     if FACT in result.skipped:
         raise NotFoundError(f"clv_predictions was not computed: it {result.skipped[FACT]}")
     return result, result.notes[FACT]

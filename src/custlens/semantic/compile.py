@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import polars as pl
 
+from custlens.calendar import period_start, shift, shift_column
 from custlens.errors import AccessError, ConfigError, NotFoundError, QueryError
 from custlens.facts.numeric import ratio
 from custlens.semantic import arith, rollup
@@ -71,9 +72,7 @@ from custlens.semantic.query import (
     TimeDimension,
     parse_date,
     parse_query,
-    period_start,
     resolve_range,
-    shift,
 )
 from custlens.sources.contract import SOURCE_PREFIX
 
@@ -1111,7 +1110,7 @@ class _Planner:
         key_names = [f"k{i}" for i in range(len(keys))]
         if time_key is not None:
             name = f"k{keys.index(time_key)}"
-            previous = previous.mutate(**{name: _shift(previous[name], *step)})
+            previous = previous.mutate(**{name: shift_column(previous[name], *step)})
         right = previous.rename({f"p_{c}": c for c in previous.columns})
         if key_names:
             predicates = [current[k].identical_to(right[f"p_{k}"]) for k in key_names]
@@ -1185,15 +1184,6 @@ def _periods_between(first: date, last: date, unit: str) -> int:
         return (last - first).days // 7
     months = (last.year - first.year) * 12 + last.month - first.month
     return months // {"month": 1, "quarter": 3, "year": 12}[unit]
-
-
-def _shift(column: ir.DateValue, unit: str, count: int) -> ir.DateValue:
-    """A period start moved ``count`` units later."""
-    if unit in ("day", "week"):
-        days = count * (7 if unit == "week" else 1)
-        return (column + ibis.interval(days=days)).cast("date")
-    months = count * {"month": 1, "quarter": 3, "year": 12}[unit]
-    return (column + ibis.interval(months=months)).cast("date")
 
 
 def _bucket(column: ir.Value, granularity: str) -> ir.DateValue:

@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from custlens.calendar import period_start, shift
 from custlens.errors import QueryError
 from custlens.semantic.model import Granularity
 
@@ -273,31 +274,6 @@ def parse_date(text: Any, field: str) -> date:
         return date.fromisoformat(value[:10])
     except ValueError:
         raise QueryError(f"{field}: {text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def period_start(day: date, unit: str) -> date:
-    if unit == "day":
-        return day
-    if unit == "week":
-        return day - timedelta(days=day.weekday())
-    if unit == "month":
-        return day.replace(day=1)
-    if unit == "quarter":
-        return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
-    return date(day.year, 1, 1)
-
-
-def shift(day: date, unit: str, count: int) -> date:
-    """``day`` moved by ``count`` units (months clamp to the month's end)."""
-    if unit == "day":
-        return day + timedelta(days=count)
-    if unit == "week":
-        return day + timedelta(weeks=count)
-    months = count * {"month": 1, "quarter": 3, "year": 12}[unit]
-    index = day.year * 12 + day.month - 1 + months
-    year, month = divmod(index, 12)
-    last = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
-    return date(year, month + 1, min(day.day, last))
 
 
 def resolve_range(

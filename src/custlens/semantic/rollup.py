@@ -51,10 +51,10 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from custlens.calendar import period_start
 from custlens.errors import CustlensError, NotFoundError
 from custlens.pipeline import Step, stage_timed
 from custlens.semantic.model import GRANULARITIES, Cube, Rollup, SemanticModel, join_path
-from custlens.semantic.query import period_start
 from custlens.sources.contract import SOURCE_PREFIX
 
 if TYPE_CHECKING:
