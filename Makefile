@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 # Everything: DuckDB, local Spark, PostgreSQL, Chromium.
 test: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -n 2
 
 # The loop after every edit: lint and every test that needs neither a JVM, a browser
@@ -25,11 +26,13 @@ test: $(STAMP)
 check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest -q -n 2 -m "not spark and not browser and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy src
 
 bench: $(STAMP)

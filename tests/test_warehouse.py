@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from custlens.errors import NotFoundError, WarehouseError
-from custlens.warehouse import Warehouse
+from custlens.warehouse import Warehouse, connect
 from custlens.workspace import Workspace
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -41,7 +41,7 @@ def test_missing_table_is_not_found(make_workspace):
 
 def test_unknown_url_is_a_clear_error(tmp_path):
     with pytest.raises(WarehouseError, match="unknown warehouse URL 'mysql://x'"):
-        Warehouse.connect("mysql://x", tmp_path)
+        connect("mysql://x", tmp_path)
 
 
 @pytest.fixture

@@ -23,12 +23,12 @@ from custlens.errors import (
     QueryTimeout,
     WarehouseError,
 )
+from custlens.version import __version__
 
 if TYPE_CHECKING:
     from custlens.client import Client
     from custlens.workspace import Workspace
 
-__version__ = "0.1.0"
 
 __all__ = [
     "AccessError",

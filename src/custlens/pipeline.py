@@ -25,12 +25,13 @@ from typing import TYPE_CHECKING
 import ibis
 import polars as pl
 
-import custlens
 from custlens.calendar import as_of_month, index_of, month_end, month_index
 from custlens.config import Config
 from custlens.errors import CustlensError, ModelFitError, NotFoundError, PipelineError
 from custlens.facts import REGISTRY, Fact, FactContext, ordered
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
+from custlens.timing import Step, stage_timed
+from custlens.version import __version__
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -42,27 +43,6 @@ RUN_ID_COLUMN = "_run_id"
 
 Progress = Callable[[str, str], None]
 """Called with (fact name, event) where event is "start", "done" or "skipped"."""
-
-
-@dataclass
-class Step:
-    """Where a run's time went: one fact, rollup or bookkeeping step (``--profile``)."""
-
-    name: str
-    kind: str
-    """fact, rollup, inputs (the input fingerprints) or publish (counting the staged
-    facts' rows in one query, writing the run record and the swap)."""
-    build_seconds: float = 0.0
-    """Building the Ibis expression; a model fact reads its input and fits here."""
-    compile_seconds: float = 0.0
-    """Compiling the expression to the backend's SQL."""
-    execute_seconds: float = 0.0
-    """Executing the SQL into the staging table (a rollup: and counting its rows)."""
-    rows: int | None = None
-
-    @property
-    def seconds(self) -> float:
-        return self.build_seconds + self.compile_seconds + self.execute_seconds
 
 
 @dataclass
@@ -233,25 +213,6 @@ def run(
     return result
 
 
-def stage_timed(
-    warehouse: Warehouse, name: str, expr: ir.Table, step: Step, began: float
-) -> ir.Table:
-    """Compile ``expr`` once and stage it as ``name``, timing both into ``step``.
-
-    Args:
-        began: when building ``expr`` started (``time.perf_counter()``): the time
-            since then is the step's build time.
-    """
-    compiled = time.perf_counter()
-    step.build_seconds = compiled - began
-    sql = warehouse.compile(expr)
-    executed = time.perf_counter()
-    step.compile_seconds = executed - compiled
-    table = warehouse.stage(name, expr, sql=sql)
-    step.execute_seconds = time.perf_counter() - executed
-    return table
-
-
 def selected(only: Iterable[str] | None) -> dict[str, Fact]:
     """The registered facts named in ``only`` and every fact they read, or all of them.
 
@@ -324,7 +285,7 @@ def _record(
             "facts": [json.dumps(result.written, sort_keys=True)],
             "skipped": [json.dumps(result.skipped, sort_keys=True)],
             "error": [error],
-            "version": [custlens.__version__],
+            "version": [__version__],
             "notes": [json.dumps(result.notes, sort_keys=True)],
         },
         schema={

@@ -26,7 +26,7 @@ from custlens.errors import ConfigError, ContractError, NotFoundError
 from custlens.facts.registry import FactContext
 from custlens.pipeline import RUN_ID_COLUMN, RUNS_TABLE, Progress, RunResult
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
-from custlens.warehouse import Warehouse
+from custlens.warehouse import Warehouse, connect
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -72,7 +72,7 @@ class Workspace:
     def warehouse(self) -> Warehouse:
         """The warehouse, connected on first use."""
         if self._warehouse is None:
-            self._warehouse = Warehouse.connect(
+            self._warehouse = connect(
                 self.config.warehouse,
                 self.path,
                 memory_limit=self.config.memory_limit,
@@ -179,7 +179,12 @@ class Workspace:
         if run_id is None:
             raise NotFoundError("no successful run yet: run `custlens run` first")
         self._compiler = None
-        return rollup.build(self.warehouse, self.semantic_model, run_id, progress)
+        from custlens.semantic import Compiler
+
+        compiler = Compiler(self.semantic_model, self.warehouse, rollups=False)
+        return rollup.build(
+            self.warehouse, self.semantic_model, run_id, compiler.rollup_expr, progress
+        )
 
     def context(self) -> FactContext:
         """The live tables and the as-of date of the latest successful run, for ad hoc facts.

@@ -557,9 +557,9 @@ def test_load_sources_unknown_table_writes_nothing() -> None:
 
 
 def test_load_sources_round_trips_through_the_real_warehouse(tmp_path: Path) -> None:
-    from custlens.warehouse import Warehouse
+    from custlens.warehouse import connect
 
-    warehouse = Warehouse.connect(f"duckdb:///{tmp_path}/w.duckdb")
+    warehouse = connect(f"duckdb:///{tmp_path}/w.duckdb")
     try:
         rows = load_sources(
             warehouse,

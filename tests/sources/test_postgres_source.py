@@ -116,9 +116,9 @@ def test_postgres_scheme_and_missing_table(schema: str) -> None:
 
 @pytest.mark.postgres
 def test_load_from_postgres_into_the_warehouse(schema: str, tmp_path: Path) -> None:
-    from custlens.warehouse import Warehouse
+    from custlens.warehouse import connect
 
-    warehouse = Warehouse.connect(f"duckdb:///{tmp_path}/w.duckdb")
+    warehouse = connect(f"duckdb:///{tmp_path}/w.duckdb")
     try:
         # The tables carry a column each outside the contract: kept, with a warning.
         with pytest.warns(ContractWarning, match="extra column") as warned:

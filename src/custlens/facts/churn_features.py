@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING
 import ibis
 
 from custlens.facts.identity import resolve_ids
-from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
+from custlens.numeric import ratio
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

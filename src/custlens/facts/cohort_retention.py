@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 import ibis
 
 from custlens.calendar import index_of, month_index, month_start, months_between
-from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
+from custlens.numeric import ratio
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

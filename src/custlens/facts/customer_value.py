@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import ibis
 
-from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
+from custlens.numeric import ratio
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 import ibis
 
 from custlens.facts.identity import column, resolve_ids
-from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
+from custlens.numeric import ratio
 from custlens.sources.contract import JOURNEY_STAGES
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ import ibis
 
 from custlens.calendar import index_of, month_index, month_start, months_between
 from custlens.facts.customer_value import processed_transactions
-from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
+from custlens.numeric import ratio
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

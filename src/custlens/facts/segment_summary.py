@@ -40,8 +40,8 @@ from custlens.calendar import index_of, month_index
 from custlens.errors import NotFoundError
 from custlens.facts.cohort_retention import transaction_months
 from custlens.facts.identity import resolve_ids
-from custlens.facts.numeric import ratio
 from custlens.facts.registry import FactContext, fact
+from custlens.numeric import ratio
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

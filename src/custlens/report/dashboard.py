@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-import html as html_lib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import polars as pl
 
 from custlens.errors import NotFoundError
 from custlens.format import money, number, percent, ratio
+from custlens.report import widgets as w
 
 if TYPE_CHECKING:
     from custlens.scoped import RoleView
@@ -213,7 +213,7 @@ def _page(title: str, body: str) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         # Without an icon the browser asks the server for /favicon.ico.
         '<link rel="icon" href="data:,">\n'
-        f"<title>{_esc(title)}</title>\n<style>{_CSS}</style>\n"
+        f"<title>{w.esc(title)}</title>\n<style>{_CSS}</style>\n"
         f'<script type="text/javascript">{plotly_js}</script>\n'
         f"</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
@@ -233,7 +233,7 @@ def _header(ws: Workspace | RoleView, heading: str, growth: pl.DataFrame | None)
     elif growth is not None and growth.height:
         facts.append(f"Data to {growth['month'][-1]:%B %Y}")
     line = " · ".join(facts) or "No run recorded yet: run `custlens run` first."
-    return f'<header class="top"><h1>{_esc(heading)}</h1><p>{_esc(line)}</p></header>'
+    return f'<header class="top"><h1>{w.esc(heading)}</h1><p>{w.esc(line)}</p></header>'
 
 
 def _footer() -> str:
@@ -244,38 +244,12 @@ def _footer() -> str:
     )
 
 
-def _card(
-    section_id: str, heading: str, content: str, subtitle: str = "", wide: bool = False
-) -> str:
-    classes = "card wide" if wide else "card"
-    sub = f'<p class="sub">{_esc(subtitle)}</p>' if subtitle else ""
-    return (
-        f'<section class="{classes}" id="{section_id}"><h2>{_esc(heading)}</h2>{sub}'
-        f"{content}</section>"
-    )
-
-
-def _note(text: str) -> str:
-    return f'<div class="note">{_esc(text)}</div>'
-
-
-def _missing(fact: str) -> str:
-    return _note(
-        f"No {fact} table in this workspace: load the sources it needs and run "
-        "`custlens run` to see this section."
-    )
-
-
-def _esc(value: object) -> str:
-    return html_lib.escape(str(value), quote=True)
-
-
 # -- KPI tiles ----------------------------------------------------------------------------
 
 
 def _kpi_section(growth: pl.DataFrame | None) -> str:
     if growth is None or growth.height == 0:
-        return f'<section class="kpis" id="kpis">{_missing("growth_summary")}</section>'
+        return f'<section class="kpis" id="kpis">{w.missing("growth_summary")}</section>'
     last = growth.row(growth.height - 1, named=True)
     previous = growth.row(growth.height - 2, named=True) if growth.height > 1 else None
     month = last["month"]
@@ -299,9 +273,9 @@ def _tile(
     return (
         f'<div class="kpi" data-kpi="{kpi.column}" data-value="{raw}" '
         f'data-month="{month.isoformat()}">'
-        f'<div class="label">{_esc(kpi.label)}</div>'
-        f'<div class="value">{_esc(shown)}</div>'
-        f'<div class="delta {mood}">{_esc(delta)}</div>{spark}</div>'
+        f'<div class="label">{w.esc(kpi.label)}</div>'
+        f'<div class="value">{w.esc(shown)}</div>'
+        f'<div class="delta {mood}">{w.esc(delta)}</div>{spark}</div>'
     )
 
 
@@ -361,50 +335,6 @@ _FORMATS: dict[Kind, Callable[[Any], str]] = {
 
 # -- charts --------------------------------------------------------------------------------
 
-_CONFIG = {
-    "responsive": True,
-    "displaylogo": False,
-    "showSendToCloud": False,
-    "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
-}
-
-
-def _layout(**extra: Any) -> dict[str, Any]:
-    layout: dict[str, Any] = {
-        "template": "plotly_white",
-        "margin": {"l": 56, "r": 56, "t": 16, "b": 40},
-        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.14, "x": 0},
-        "autosize": True,
-    }
-    layout.update(extra)
-    return layout
-
-
-def _div(fig: Any, div_id: str, height: int = 360) -> str:
-    # Plotly sizes a responsive chart to its parent, so the parent carries the height.
-    inner = fig.to_html(
-        full_html=False,
-        include_plotlyjs=False,
-        include_mathjax=False,
-        div_id=div_id,
-        config=_CONFIG,
-        default_height="100%",
-        default_width="100%",
-    )
-    return f'<div class="chart" style="height:{height}px">{inner}</div>'
-
-
-def _month_axis() -> dict[str, Any]:
-    return {"type": "date", "tickformat": "%b %Y", "hoverformat": "%B %Y"}
-
-
-def _money_axis(**extra: Any) -> dict[str, Any]:
-    # ".3~s": $142k, not $142.549k; hovers show the full amount.
-    axis = {"tickprefix": "$", "tickformat": ".3~s", "hoverformat": ",.0f", "zeroline": True}
-    axis.update(extra)
-    return axis
-
 
 def _bridge_figure(
     frame: pl.DataFrame,
@@ -446,10 +376,10 @@ def _bridge_figure(
         hovertemplate=f"{label}: {hover}<extra></extra>",
     )
     fig.update_layout(
-        **_layout(
+        **w.layout(
             barmode="relative",
             hovermode="x unified",
-            xaxis=_month_axis(),
+            xaxis=w.month_axis(),
             yaxis={**axis, "title": {"text": "Movement"}},
             yaxis2={
                 **axis,
@@ -467,7 +397,7 @@ def _bridge_figure(
 def _mrr_movements(growth: pl.DataFrame | None) -> str:
     heading = "MRR movements by month"
     if growth is None or growth.height == 0:
-        return _card("section-mrr-movements", heading, _missing("growth_summary"), wide=True)
+        return w.card("section-mrr-movements", heading, w.missing("growth_summary"), wide=True)
     fig = _bridge_figure(
         growth,
         tuple(
@@ -482,22 +412,22 @@ def _mrr_movements(growth: pl.DataFrame | None) -> str:
         ),
         ("ending_mrr", "Ending MRR", "Ending MRR"),
         "$%{y:,.0f}",
-        _money_axis(),
+        w.money_axis(),
     )
     subtitle = "New, expansion and reactivation up; contraction and churn down; the line is MRR."
-    return _card(
-        "section-mrr-movements", heading, _div(fig, "chart-mrr-movements", 400), subtitle, True
+    return w.card(
+        "section-mrr-movements", heading, w.div(fig, "chart-mrr-movements", 400), subtitle, True
     )
 
 
 def _customer_bridge(counts: pl.DataFrame | None) -> str:
     heading = "Customer bridge by month"
     if counts is None:
-        return _card("section-customer-bridge", heading, _missing("customer_count"))
+        return w.card("section-customer-bridge", heading, w.missing("customer_count"))
     # Value type 1 is actuals; budget and forecast rows may run past the as-of month.
     actual = counts.filter(pl.col("value_type_id") == 1).sort("month")
     if actual.height == 0:
-        return _card("section-customer-bridge", heading, _note("No actual customer counts yet."))
+        return w.card("section-customer-bridge", heading, w.note("No actual customer counts yet."))
     fig = _bridge_figure(
         actual,
         (
@@ -509,10 +439,10 @@ def _customer_bridge(counts: pl.DataFrame | None) -> str:
         "%{y:,}",
         {"tickformat": ",d"},
     )
-    return _card(
+    return w.card(
         "section-customer-bridge",
         heading,
-        _div(fig, "chart-customer-bridge"),
+        w.div(fig, "chart-customer-bridge"),
         "New and reactivated customers up, churned down; the line is the paying base.",
     )
 
@@ -520,7 +450,7 @@ def _customer_bridge(counts: pl.DataFrame | None) -> str:
 def _cohort_heatmap(cohorts: pl.DataFrame | None) -> str:
     heading = "Cohort retention"
     if cohorts is None or cohorts.height == 0:
-        return _card("section-cohort-retention", heading, _missing("cohort_retention"))
+        return w.card("section-cohort-retention", heading, w.missing("cohort_retention"))
     kinds = set(cohorts["cohort_kind"].unique().to_list())
     # Subscriptions are the revenue a SaaS founder runs on; transactions stand in without them.
     kind = "subscription" if "subscription" in kinds else sorted(kinds)[0]
@@ -561,7 +491,7 @@ def _cohort_heatmap(cohorts: pl.DataFrame | None) -> str:
             hoverongaps=False,
         )
     fig.update_layout(
-        **_layout(
+        **w.layout(
             margin={"l": 110, "r": 16, "t": 40, "b": 40},
             xaxis={"title": {"text": "Months since first payment"}, "dtick": 3},
             yaxis={"autorange": "reversed", "type": "category", "automargin": True},
@@ -591,10 +521,10 @@ def _cohort_heatmap(cohorts: pl.DataFrame | None) -> str:
         "switch between customers kept (logo) and revenue kept."
     )
     height = max(360, 16 * len(cohort_months) + 120)
-    return _card(
+    return w.card(
         "section-cohort-retention",
         heading,
-        _div(fig, "chart-cohort-retention", height),
+        w.div(fig, "chart-cohort-retention", height),
         subtitle,
         wide=True,
     )
@@ -603,7 +533,7 @@ def _cohort_heatmap(cohorts: pl.DataFrame | None) -> str:
 def _rfm_segments(rfm: pl.DataFrame | None) -> str:
     heading = "RFM segments"
     if rfm is None or rfm.height == 0:
-        return _card("section-rfm-segments", heading, _missing("rfm"))
+        return w.card("section-rfm-segments", heading, w.missing("rfm"))
     import plotly.graph_objects as go
 
     per = (
@@ -635,17 +565,17 @@ def _rfm_segments(rfm: pl.DataFrame | None) -> str:
         ),
     )
     fig.update_layout(
-        **_layout(
+        **w.layout(
             margin={"l": 120, "r": 16, "t": 16, "b": 40},
             xaxis={"title": {"text": "Customers"}, "tickformat": ",d"},
             yaxis={"automargin": True},
             showlegend=False,
         )
     )
-    return _card(
+    return w.card(
         "section-rfm-segments",
         heading,
-        _div(fig, "chart-rfm-segments"),
+        w.div(fig, "chart-rfm-segments"),
         "Customers per recency-frequency-monetary segment, with their share of spend.",
     )
 
@@ -653,7 +583,7 @@ def _rfm_segments(rfm: pl.DataFrame | None) -> str:
 def _rfm_quadrants(rfm: pl.DataFrame | None) -> str:
     heading = "Value × recency quadrants"
     if rfm is None or rfm.height == 0:
-        return _card("section-rfm-quadrants", heading, _missing("rfm"))
+        return w.card("section-rfm-quadrants", heading, w.missing("rfm"))
     import plotly.graph_objects as go
 
     counts = dict(rfm.group_by("quadrant").len().iter_rows())
@@ -674,10 +604,10 @@ def _rfm_quadrants(rfm: pl.DataFrame | None) -> str:
             "<extra></extra>",
         )
     fig.update_layout(
-        **_layout(
+        **w.layout(
             xaxis={"title": {"text": "Days since last purchase"}, "rangemode": "tozero"},
             # dtick 1: a tick per power of ten, without the crowded 2 and 5 minor labels.
-            yaxis=_money_axis(type="log", dtick=1, title={"text": "Total spend"}),
+            yaxis=w.money_axis(type="log", dtick=1, title={"text": "Total spend"}),
             legend={"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
             margin={"l": 56, "r": 16, "t": 16, "b": 40},
         )
@@ -685,10 +615,10 @@ def _rfm_quadrants(rfm: pl.DataFrame | None) -> str:
     note = (
         "" if sample.height == rfm.height else f" (a sample of {sample.height:,} of {rfm.height:,})"
     )
-    return _card(
+    return w.card(
         "section-rfm-quadrants",
         heading,
-        _div(fig, "chart-rfm-quadrants", 400),
+        w.div(fig, "chart-rfm-quadrants", 400),
         f"Each dot a customer{note}; customers per quadrant in the legend.",
     )
 
@@ -712,7 +642,7 @@ _COMPONENTS = {
 def _health(health: pl.DataFrame | None) -> str:
     heading = "Health bands and lifecycle stages"
     if health is None or health.height == 0:
-        return _card("section-health", heading, _missing("health_scores"))
+        return w.card("section-health", heading, w.missing("health_scores"))
     import plotly.graph_objects as go
 
     counts = health.group_by("lifecycle_stage", "band").len()
@@ -729,7 +659,7 @@ def _health(health: pl.DataFrame | None) -> str:
             hovertemplate=f"%{{x}}: %{{y:,}} customers {band}<extra></extra>",
         )
     fig.update_layout(
-        **_layout(
+        **w.layout(
             barmode="stack",
             xaxis={"title": {"text": "Lifecycle stage"}},
             yaxis={"title": {"text": "Customers"}, "tickformat": ",d"},
@@ -746,13 +676,13 @@ def _health(health: pl.DataFrame | None) -> str:
         )
         .sort("order")
     )
-    table = _table(
+    table = w.table(
         means, {"band": "Band", "customers": "Customers", **_COMPONENTS}, "table-health-components"
     )
-    return _card(
+    return w.card(
         "section-health",
         heading,
-        _div(fig, "chart-health-bands") + table,
+        w.div(fig, "chart-health-bands") + table,
         "Customers per lifecycle stage, coloured by health band (Excellent ≥ 80, Good 60–79,"
         " At Risk 40–59, Critical < 40); below, the mean of each 0–100 component per band.",
     )
@@ -761,7 +691,7 @@ def _health(health: pl.DataFrame | None) -> str:
 def _journey(funnel: pl.DataFrame | None) -> str:
     heading = "Journey funnel"
     if funnel is None or funnel.height == 0:
-        return _card("section-journey", heading, _missing("journey_funnel"))
+        return w.card("section-journey", heading, w.missing("journey_funnel"))
     import plotly.graph_objects as go
 
     overall = funnel.filter(pl.col("segment") == "All").sort("stage_order")
@@ -789,7 +719,7 @@ def _journey(funnel: pl.DataFrame | None) -> str:
         "<br>%{customdata[1]:.0f} days from signup on average<extra></extra>",
     )
     fig.update_layout(
-        **_layout(
+        **w.layout(
             margin={"l": 100, "r": 16, "t": 16, "b": 40},
             xaxis={"title": {"text": "Customers"}, "tickformat": ",d"},
             yaxis={"autorange": "reversed", "automargin": True},
@@ -800,50 +730,20 @@ def _journey(funnel: pl.DataFrame | None) -> str:
         on="stage", index="segment", values="conversion_from_first", sort_columns=False
     )
     stages = [s for s in overall["stage"].to_list() if s in by_segment.columns]
-    table = _table(
+    table = w.table(
         by_segment.sort("segment"),
         {"segment": "Segment", **{s: s.replace("_", " ").capitalize() for s in stages}},
         "table-journey-segments",
     )
-    return _card(
+    return w.card(
         "section-journey",
         heading,
-        _div(fig, "chart-journey-funnel") + table,
+        w.div(fig, "chart-journey-funnel") + table,
         "Customers reaching each stage (share of signups); below, the share per segment.",
     )
 
 
 # -- tables ---------------------------------------------------------------------------------
-
-_MONEY = {"value", "current_mrr", "priority", "monetary", "total_revenue", "avg_lifetime_value"}
-_PERCENT = {
-    "relative_slope",
-    "monthly_churn_rate",
-    *("signup", "onboarding", "first_value", "paid", "expansion", "advocacy"),
-}
-
-
-def _table(frame: pl.DataFrame, columns: dict[str, str], table_id: str) -> str:
-    """An HTML table of ``columns`` (name → heading), numbers formatted for a person."""
-    head = "".join(f"<th>{_esc(title)}</th>" for title in columns.values())
-    lines = []
-    for row in frame.iter_rows(named=True):
-        cells = []
-        for name in columns:
-            value = row.get(name)
-            if name in _MONEY:
-                cells.append(f'<td class="num">{_esc(money(value))}</td>')
-            elif name in _PERCENT:
-                cells.append(f'<td class="num">{_esc(percent(value))}</td>')
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                cells.append(f'<td class="num">{_esc(number(value))}</td>')
-            else:
-                cells.append(f"<td>{_esc('—' if value is None else value)}</td>")
-        lines.append(f"<tr>{''.join(cells)}</tr>")
-    return (
-        f'<div class="scroll"><table class="data" id="{table_id}"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{''.join(lines)}</tbody></table></div>"
-    )
 
 
 _AT_RISK = {
@@ -869,9 +769,9 @@ def _at_risk(ws: Workspace | RoleView, by: Literal["churn-risk", "trend"]) -> st
         rows = views.at_risk(ws, by=by, top=_TABLE_ROWS)
     except NotFoundError:
         fact = "churn_risk" if by == "churn-risk" else "mrr_trend_risk"
-        return _card(section_id, heading, _missing(fact))
+        return w.card(section_id, heading, w.missing(fact))
     if rows.height == 0:
-        return _card(section_id, heading, _note("No customer is flagged by this signal today."))
+        return w.card(section_id, heading, w.note("No customer is flagged by this signal today."))
     columns = {"customer_id": "Customer"}
     if "name" in rows.columns:
         columns["name"] = "Name"
@@ -879,13 +779,13 @@ def _at_risk(ws: Workspace | RoleView, by: Literal["churn-risk", "trend"]) -> st
         columns["segment"] = "Segment"
     columns.update(extra)
     columns["reason"] = "Why"
-    return _card(section_id, heading, _table(rows, columns, f"table-at-risk-{by}"), subtitle)
+    return w.card(section_id, heading, w.table(rows, columns, f"table-at-risk-{by}"), subtitle)
 
 
 def _segments(summary: pl.DataFrame | None) -> str:
     heading = "Segments"
     if summary is None or summary.height == 0:
-        return _card("section-segments", heading, _missing("segment_summary"))
+        return w.card("section-segments", heading, w.missing("segment_summary"))
     columns = {
         "segment": "Segment",
         "customers": "Customers",
@@ -895,10 +795,10 @@ def _segments(summary: pl.DataFrame | None) -> str:
         "avg_lifetime_value": "Lifetime value",
     }
     ordered = summary.sort("current_mrr", descending=True, nulls_last=True)
-    return _card(
+    return w.card(
         "section-segments",
         heading,
-        _table(
+        w.table(
             ordered, {k: v for k, v in columns.items() if k in summary.columns}, "table-segments"
         ),
         "Where the MRR sits and where it is leaking.",

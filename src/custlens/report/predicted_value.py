@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
+from custlens.report import widgets as w
+
 if TYPE_CHECKING:
     from custlens.scoped import RoleView
     from custlens.workspace import Workspace
@@ -41,10 +43,8 @@ def _segments(ws: Workspace | RoleView, clv: pl.DataFrame) -> tuple[pl.DataFrame
 
 def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None) -> str:
     """The predicted-value cards as HTML, or a note when ``clv_predictions`` is absent."""
-    from custlens.report.dashboard import _card, _div, _layout, _missing, _money_axis, _table
-
     if clv is None or clv.height == 0:
-        return _card("section-clv", "Predicted customer value", _missing("clv_predictions"))
+        return w.card("section-clv", "Predicted customer value", w.missing("clv_predictions"))
     import plotly.graph_objects as go
 
     horizon = _horizon(ws)
@@ -80,9 +80,9 @@ def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None)
         ),
     )
     bars.update_layout(
-        **_layout(
+        **w.layout(
             margin={"l": 120, "r": 16, "t": 16, "b": 40},
-            xaxis=_money_axis(title={"text": f"Expected value, next {horizon}"}),
+            xaxis=w.money_axis(title={"text": f"Expected value, next {horizon}"}),
             yaxis={"automargin": True},
             showlegend=False,
         )
@@ -95,7 +95,7 @@ def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None)
         hovertemplate="%{x}: %{y:,} customers<extra></extra>",
     )
     histogram.update_layout(
-        **_layout(
+        **w.layout(
             xaxis={"title": {"text": "Probability still active"}, "tickformat": ".0%"},
             yaxis={"title": {"text": "Customers"}, "tickformat": ",d"},
             showlegend=False,
@@ -122,23 +122,23 @@ def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None)
     columns = {("value" if k == "clv" else k): v for k, v in columns.items()}
     return "\n".join(
         [
-            _card(
+            w.card(
                 "section-clv-segments",
                 f"Expected value by {label}",
-                _div(bars, CHART_IDS[0]),
+                w.div(bars, CHART_IDS[0]),
                 f"Predicted lifetime value over the next {horizon} (BG/NBD or Pareto/NBD "
                 "purchases × Gamma-Gamma order value, discounted), summed per segment.",
             ),
-            _card(
+            w.card(
                 "section-clv-p-alive",
                 "Probability still active",
-                _div(histogram, CHART_IDS[1]),
+                w.div(histogram, CHART_IDS[1]),
                 "How many customers the purchase model thinks are still buying.",
             ),
-            _card(
+            w.card(
                 "section-clv-top",
                 "Top customers by predicted value",
-                _table(top, columns, TABLE_ID),
+                w.table(top, columns, TABLE_ID),
                 f"The {_TOP} customers expected to be worth most over the next {horizon}.",
                 wide=True,
             ),

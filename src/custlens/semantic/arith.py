@@ -18,7 +18,7 @@ import sqlglot
 from sqlglot import exp
 
 from custlens.errors import ConfigError
-from custlens.facts.numeric import ratio
+from custlens.numeric import ratio
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

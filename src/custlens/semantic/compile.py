@@ -50,7 +50,7 @@ import polars as pl
 
 from custlens.calendar import period_start, shift, shift_column
 from custlens.errors import AccessError, ConfigError, NotFoundError, QueryError
-from custlens.facts.numeric import ratio
+from custlens.numeric import ratio
 from custlens.semantic import arith, rollup
 from custlens.semantic.model import (
     REF,

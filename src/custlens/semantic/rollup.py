@@ -53,9 +53,9 @@ import polars as pl
 
 from custlens.calendar import period_start
 from custlens.errors import CustlensError, NotFoundError
-from custlens.pipeline import Step, stage_timed
 from custlens.semantic.model import GRANULARITIES, Cube, Rollup, SemanticModel, join_path
 from custlens.sources.contract import SOURCE_PREFIX
+from custlens.timing import Step, stage_timed
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -220,18 +220,20 @@ def build(
     warehouse: Warehouse,
     model: SemanticModel,
     run_id: str,
+    rollup_expr: Callable[[Cube, Rollup], ir.Table],
     progress: Callable[[str, str], None] | None = None,
 ) -> BuildResult:
     """Build every rollup of the model for run ``run_id`` and publish them with the registry.
+
+    ``rollup_expr`` gives a rollup's expression over its cube: the compiler's
+    (``Compiler(model, warehouse, rollups=False).rollup_expr``), passed in so that
+    this module, which the compiler reads, never builds one itself.
 
     A rollup whose cube reads a table that is not there (its fact was never
     computed) or whose SQL fails is skipped with the reason; the others are
     built. Queries keep reading the cubes until this returns.
     """
-    from custlens.semantic.compile import Compiler
-
     notify = progress or (lambda name, event: None)
-    compiler = Compiler(model, warehouse, rollups=False)
     result = BuildResult({}, {})
     staged: list[str] = []
     records: list[dict[str, str]] = []
@@ -242,7 +244,7 @@ def build(
                 step = Step(label, "rollup")
                 began = time.perf_counter()
                 try:
-                    expr = compiler.rollup_expr(cube, rollup)
+                    expr = rollup_expr(cube, rollup)
                 except CustlensError as exc:
                     result.skipped[label] = str(exc)
                     notify(label, "skipped")

@@ -130,9 +130,9 @@ def create_app(workspace_path: str | Path) -> FastAPI:
         ConfigError: the folder has no valid ``custlens.yml`` or semantic model (checked
             once, at start-up, so a typo fails the server's start, not its first request).
     """
-    from custlens import __version__
     from custlens.semantic.access import Role, role_for_key
     from custlens.semantic.catalog import catalog
+    from custlens.version import __version__
     from custlens.workspace import Workspace
 
     path = Path(workspace_path).resolve()

@@ -59,13 +59,6 @@ class Warehouse:
         self._opened: dict[str, ir.Table] = {}
         self._prepared: dict[Hashable, Prepared] = {}
 
-    @classmethod
-    def connect(cls, url: str, root: Path | None = None, **options: Any) -> Warehouse:
-        """:func:`custlens.warehouse.connect`."""
-        from custlens.warehouse import connect
-
-        return connect(url, root, **options)
-
     def close(self) -> None:
         """Release the connection."""
         self.con.disconnect()

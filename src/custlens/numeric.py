@@ -1,4 +1,4 @@
-"""Arithmetic shared by the facts, identical on every backend."""
+"""Arithmetic shared by the facts and the semantic layer, identical on every engine."""
 
 from __future__ import annotations
 

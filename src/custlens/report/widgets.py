@@ -1,0 +1,123 @@
+"""The pieces every section of the dashboard is drawn with: cards, notes, tables and the
+shared look of the Plotly charts. Public, so that each group of sections (the main
+page, the predicted-value cards) builds on them rather than on each other."""
+
+from __future__ import annotations
+
+import html as html_lib
+from typing import Any
+
+import polars as pl
+
+from custlens.format import money, number, percent
+
+
+def card(
+    section_id: str, heading: str, content: str, subtitle: str = "", wide: bool = False
+) -> str:
+    classes = "card wide" if wide else "card"
+    sub = f'<p class="sub">{esc(subtitle)}</p>' if subtitle else ""
+    return (
+        f'<section class="{classes}" id="{section_id}"><h2>{esc(heading)}</h2>{sub}'
+        f"{content}</section>"
+    )
+
+
+def note(text: str) -> str:
+    return f'<div class="note">{esc(text)}</div>'
+
+
+def missing(fact: str) -> str:
+    return note(
+        f"No {fact} table in this workspace: load the sources it needs and run "
+        "`custlens run` to see this section."
+    )
+
+
+def esc(value: object) -> str:
+    return html_lib.escape(str(value), quote=True)
+
+
+PLOTLY_CONFIG = {
+    "responsive": True,
+    "displaylogo": False,
+    "showSendToCloud": False,
+    "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d"],
+}
+
+
+def layout(**extra: Any) -> dict[str, Any]:
+    layout: dict[str, Any] = {
+        "template": "plotly_white",
+        "margin": {"l": 56, "r": 56, "t": 16, "b": 40},
+        "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.14, "x": 0},
+        "autosize": True,
+    }
+    layout.update(extra)
+    return layout
+
+
+def div(fig: Any, div_id: str, height: int = 360) -> str:
+    # Plotly sizes a responsive chart to its parent, so the parent carries the height.
+    inner = fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        div_id=div_id,
+        config=PLOTLY_CONFIG,
+        default_height="100%",
+        default_width="100%",
+    )
+    return f'<div class="chart" style="height:{height}px">{inner}</div>'
+
+
+def month_axis() -> dict[str, Any]:
+    return {"type": "date", "tickformat": "%b %Y", "hoverformat": "%B %Y"}
+
+
+def money_axis(**extra: Any) -> dict[str, Any]:
+    # ".3~s": $142k, not $142.549k; hovers show the full amount.
+    axis = {"tickprefix": "$", "tickformat": ".3~s", "hoverformat": ",.0f", "zeroline": True}
+    axis.update(extra)
+    return axis
+
+
+MONEY_COLUMNS = {
+    "value",
+    "current_mrr",
+    "priority",
+    "monetary",
+    "total_revenue",
+    "avg_lifetime_value",
+}
+
+
+PERCENT_COLUMNS = {
+    "relative_slope",
+    "monthly_churn_rate",
+    *("signup", "onboarding", "first_value", "paid", "expansion", "advocacy"),
+}
+
+
+def table(frame: pl.DataFrame, columns: dict[str, str], table_id: str) -> str:
+    """An HTML table of ``columns`` (name → heading), numbers formatted for a person."""
+    head = "".join(f"<th>{esc(title)}</th>" for title in columns.values())
+    lines = []
+    for row in frame.iter_rows(named=True):
+        cells = []
+        for name in columns:
+            value = row.get(name)
+            if name in MONEY_COLUMNS:
+                cells.append(f'<td class="num">{esc(money(value))}</td>')
+            elif name in PERCENT_COLUMNS:
+                cells.append(f'<td class="num">{esc(percent(value))}</td>')
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                cells.append(f'<td class="num">{esc(number(value))}</td>')
+            else:
+                cells.append(f"<td>{esc('—' if value is None else value)}</td>")
+        lines.append(f"<tr>{''.join(cells)}</tr>")
+    return (
+        f'<div class="scroll"><table class="data" id="{table_id}"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(lines)}</tbody></table></div>"
+    )
