@@ -807,11 +807,10 @@ def list_customers(
 ) -> None:
     """A hand-off list for the CRM or a marketing tool, printed or posted to a webhook."""
     from custlens import handoff
-    from custlens.profile import latest_as_of
 
     with _open() as ws:
         rows = handoff.hand_off_list(_as_role(ws), kind.value)  # type: ignore[arg-type]
-        as_of = latest_as_of(ws).isoformat()
+        as_of = ws.run_as_of().isoformat()
     if post is None:
         emit(rows, format, f"{kind.value} customers")
         return

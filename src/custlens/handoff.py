@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import polars as pl
 
 from custlens.errors import CustlensError, NotFoundError
-from custlens.profile import latest_as_of
 
 if TYPE_CHECKING:
     from custlens.scoped import RoleView
@@ -117,7 +116,7 @@ def _with_customer(ws: Workspace | RoleView, rows: pl.DataFrame, tables: set[str
     else:
         rows = rows.with_columns(name=pl.lit(None, pl.String), segment=pl.lit(None, pl.String))
     if "customer_mrr" in tables and rows.height:
-        as_of = latest_as_of(ws)
+        as_of = ws.run_as_of()
         mrr = ws.table("customer_mrr")
         mrr = mrr.filter(
             (pl.col("month").dt.year() == as_of.year) & (pl.col("month").dt.month() == as_of.month)

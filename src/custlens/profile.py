@@ -1,6 +1,6 @@
 """The Customer 360 profile of one customer (seed 002), as a plain JSON-able dict.
 
-``profile(ws, customer_id)`` reads the facts of the latest run and the
+``profile(warehouse, as_of, customer_id)`` reads the facts of the latest run and the
 sources for one customer only (every query filters on its ids), so it answers
 quickly on a large workspace. Any source-system id of the customer finds it:
 the id is looked up in ``customer_identity``.
@@ -54,8 +54,7 @@ from custlens.errors import NotFoundError
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from custlens.scoped import RoleView
-    from custlens.workspace import Workspace
+    from custlens.warehouse import Warehouse
 
 PII_FIELDS: dict[str, tuple[str, ...]] = {
     "overview": ("name", "email", "phone", "domain"),
@@ -100,14 +99,16 @@ def _masked(item: dict[str, Any], keys: Iterable[str], mask: Callable[[str], str
     return copy
 
 
-def profile(ws: Workspace, customer_id: str, events: int = RECENT_EVENTS) -> dict[str, Any]:
-    """The Customer 360 of the customer with this (any source-system) id.
+def profile(
+    warehouse: Warehouse, as_of: date, customer_id: str, events: int = RECENT_EVENTS
+) -> dict[str, Any]:
+    """The Customer 360 of the customer with this (any source-system) id, from the facts
+    of the run with as-of date ``as_of`` (:meth:`Workspace.last_run_as_of`).
 
     Raises:
-        NotFoundError: no customer record has this id (the message names it),
-            or nothing has been run yet.
+        NotFoundError: no customer record has this id (the message names it).
     """
-    reader = _Reader(ws)
+    reader = _Reader(warehouse, as_of)
     resolved, sources = reader.identity(customer_id)
     as_of = reader.as_of
     ids = [str(s["id"]) for s in sources]
@@ -163,20 +164,6 @@ def profile(ws: Workspace, customer_id: str, events: int = RECENT_EVENTS) -> dic
     }
 
 
-def latest_as_of(ws: Workspace | RoleView) -> date:
-    """The as-of date of the workspace's latest successful run.
-
-    Cheaper than ``ws.context()``, which opens every table.
-
-    Raises:
-        NotFoundError: nothing has been run yet.
-    """
-    as_of = ws.last_run_as_of()
-    if as_of is None:
-        raise NotFoundError("no successful run yet: run `custlens run` first")
-    return as_of
-
-
 class _Reader:
     """Filtered reads of one customer's rows from the workspace's tables.
 
@@ -186,10 +173,10 @@ class _Reader:
     which DuckDB answers from the matching row groups (an ``IN`` list scans them all).
     """
 
-    def __init__(self, ws: Workspace) -> None:
-        self.warehouse = ws.warehouse
-        self.present = set(ws.tables())
-        self.as_of: date = latest_as_of(ws)
+    def __init__(self, warehouse: Warehouse, as_of: date) -> None:
+        self.warehouse = warehouse
+        self.present = set(warehouse.list_tables())
+        self.as_of = as_of
 
     def _matching(self, name: str, column: str, count: int) -> tuple[ir.Table, list[ir.Scalar]]:
         """The rows of ``name`` whose ``column`` equals one of ``count`` parameters."""

@@ -129,8 +129,8 @@ class RoleView:
     def warehouse(self) -> Warehouse:
         return self._ws.warehouse
 
-    def last_run_as_of(self) -> date | None:
-        return self._ws.last_run_as_of()
+    def run_as_of(self) -> date:
+        return self._ws.run_as_of()
 
     def context(self) -> FactContext:
         """The role's tables as the input of an ad hoc fact (a segment breakdown)."""

@@ -301,6 +301,17 @@ class Workspace:
         """The as-of date of the latest successful run, or None before the first."""
         return self.latest_run()[1]
 
+    def run_as_of(self) -> date:
+        """The as-of date of the latest successful run, for what reads its facts.
+
+        Raises:
+            NotFoundError: nothing has been run yet.
+        """
+        as_of = self.last_run_as_of()
+        if as_of is None:
+            raise NotFoundError("no successful run yet: run `custlens run` first")
+        return as_of
+
     def as_of_month(self, explicit: date | None = None) -> date | None:
         """The month a command on this workspace computes to (its first day), by the rule
         of :func:`custlens.calendar.as_of_month`: ``explicit``, else the latest successful
@@ -348,7 +359,7 @@ class Workspace:
         """
         from custlens.profile import profile
 
-        return profile(self, customer_id)
+        return profile(self.warehouse, self.run_as_of(), customer_id)
 
     def export(self, name: str, out: str | Path, *, role: Role | None = None) -> Path:
         """Write a table to CSV or Parquet, chosen by the file's extension; with ``role``,
