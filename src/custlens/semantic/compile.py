@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import polars as pl
 
-from custlens.calendar import period_start, shift, shift_column
+from custlens.calendar import parse_date, period_start, resolve_range, shift, shift_column
 from custlens.errors import AccessError, ConfigError, NotFoundError, QueryError
 from custlens.numeric import ratio
 from custlens.semantic import arith, rollup
@@ -70,9 +70,7 @@ from custlens.semantic.query import (
     Group,
     Query,
     TimeDimension,
-    parse_date,
     parse_query,
-    resolve_range,
 )
 from custlens.sources.contract import SOURCE_PREFIX
 

@@ -17,8 +17,6 @@ Ibis literals, never SQL text.
 
 from __future__ import annotations
 
-import re
-from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -32,7 +30,6 @@ from pydantic import (
     model_validator,
 )
 
-from custlens.calendar import period_start, shift
 from custlens.errors import QueryError
 from custlens.semantic.model import Granularity
 
@@ -68,8 +65,6 @@ MAX_VALUES = 1000
 """Values of one condition (``in``, ``notIn``) at most."""
 MAX_DEPTH = 5
 """Groups nested in groups at most."""
-MAX_RANGE_YEARS = 100
-"""A relative date range (``last N months``) spans at most this many years."""
 
 
 def _at_most(items: Any, limit: int, what: str) -> Any:
@@ -256,75 +251,3 @@ def describe(exc: ValidationError) -> str:
         else:
             lines.append(f"{loc}: {message}" if loc else message)
     return "; ".join(dict.fromkeys(lines))
-
-
-# -- date ranges -------------------------------------------------------------------
-
-_UNITS = ("day", "week", "month", "quarter", "year")
-
-
-def parse_date(text: Any, field: str) -> date:
-    """A ``YYYY-MM-DD`` (or ``YYYY-MM``, the first day) value."""
-    if isinstance(text, date):
-        return text
-    value = str(text).strip()
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}", value):
-            return date.fromisoformat(value + "-01")
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise QueryError(f"{field}: {text!r} is not a date (YYYY-MM-DD)") from None
-
-
-def resolve_range(
-    value: str | tuple[str, str] | list[str], as_of: date, field: str
-) -> tuple[date, date]:
-    """An inclusive (first, last) day range from a pair of dates or a relative name.
-
-    Relative names count against the as-of date (the last day of the data), never
-    the wall clock:
-
-    - ``last N days|weeks|months|quarters|years``: the N periods ending with the
-      as-of date's period, which is included (``last 12 months`` at as-of
-      2025-06-30 is 2024-07-01 … 2025-06-30);
-    - ``this month|quarter|year`` (and ``month|quarter|year to date``): the as-of
-      date's period up to the as-of date;
-    - ``last month|quarter|year``: the whole period before the as-of date's;
-    - ``today`` / ``yesterday``: the as-of date / the day before.
-    """
-    if isinstance(value, list | tuple):
-        if len(value) != 2:
-            raise QueryError(f"{field}: a date range is [from, to], got {list(value)!r}")
-        first, last = parse_date(value[0], field), parse_date(value[1], field)
-        if re.fullmatch(r"\d{4}-\d{2}", str(value[1]).strip()):
-            last = shift(last, "month", 1) - timedelta(days=1)  # a month means all of it
-        if last < first:
-            raise QueryError(f"{field}: the range ends ({last}) before it starts ({first})")
-        return first, last
-    text = " ".join(str(value).lower().split())
-    if text == "today":
-        return as_of, as_of
-    if text == "yesterday":
-        return as_of - timedelta(days=1), as_of - timedelta(days=1)
-    match = re.fullmatch(r"last (\d+) (day|week|month|quarter|year)s?", text)
-    if match:
-        count, unit = int(match.group(1)), match.group(2)
-        if count < 1:
-            raise QueryError(f"{field}: {value!r} needs a count of at least 1")
-        per_year = {"day": 366, "week": 53, "month": 12, "quarter": 4, "year": 1}[unit]
-        if count > MAX_RANGE_YEARS * per_year:
-            raise QueryError(f"{field}: {value!r} spans more than {MAX_RANGE_YEARS} years")
-        return shift(period_start(as_of, unit), unit, 1 - count), as_of
-    match = re.fullmatch(r"(?:this (month|quarter|year)|(month|quarter|year) to date)", text)
-    if match:
-        unit = match.group(1) or match.group(2)
-        return period_start(as_of, unit), as_of
-    match = re.fullmatch(r"last (week|month|quarter|year)", text)
-    if match:
-        unit = match.group(1)
-        start = shift(period_start(as_of, unit), unit, -1)
-        return start, shift(start, unit, 1) - timedelta(days=1)
-    raise QueryError(
-        f"{field}: {value!r} is not a date range; use [from, to] or a name such as "
-        "'last 12 months', 'this year', 'last quarter'"
-    )
