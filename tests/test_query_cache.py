@@ -155,7 +155,7 @@ def test_metrics_in_another_order_share_the_plan_and_keep_the_order_asked(ws: Wo
 def test_the_shared_result_cache_answers_facts_until_the_next_run(
     demo: Callable[[Path], Workspace], tmp_path: Path
 ) -> None:
-    from custlens.semantic.compile import ResultCache
+    from custlens.semantic.cache import ResultCache
 
     shared = ResultCache()
     with demo(tmp_path) as ws, Workspace(tmp_path) as other:
@@ -180,7 +180,7 @@ def test_the_shared_result_cache_answers_facts_until_the_next_run(
 def test_the_shared_result_cache_does_not_answer_for_another_model(tmp_path: Path) -> None:
     # A server thread started after an edit of the semantic YAML reads the new model;
     # an answer kept from the old model (same run) must not be its answer.
-    from custlens.semantic.compile import ResultCache
+    from custlens.semantic.cache import ResultCache
     from tests.semantic.data import MODEL, fill, write_workspace
 
     shared = ResultCache()

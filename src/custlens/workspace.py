@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from custlens.semantic import Compiler, QueryResult, SemanticModel, rollup
     from custlens.semantic.access import Role
-    from custlens.semantic.compile import ResultCache
+    from custlens.semantic.cache import ResultCache
 
 SEMANTIC_DIR = "semantic"
 

@@ -1,15 +1,21 @@
 """The semantic layer: cubes and metrics in YAML, compiled to one Ibis expression per query.
 
 - :mod:`custlens.semantic.model` reads and validates the YAML (defaults + workspace);
-- :mod:`custlens.semantic.query` is the JSON query and its date ranges;
-- :mod:`custlens.semantic.compile` plans and runs a query;
+- :mod:`custlens.semantic.query` is the JSON query (its date ranges: :mod:`custlens.calendar`);
+- :mod:`custlens.semantic.compile` runs a query: the Compiler and its plan cache;
+  :mod:`~custlens.semantic.planner` plans it (members, filters, access), with
+  :mod:`~custlens.semantic.joins` (per-cube aggregation, the fan-out guard) and
+  :mod:`~custlens.semantic.spine` (buckets, the gap-free spine, compare periods);
+  :mod:`~custlens.semantic.plan` holds the plan and answer types and
+  :mod:`~custlens.semantic.cache` the result cache shared by a server's threads;
 - :mod:`custlens.semantic.rollup` builds the rollups (pre-aggregations) queries may read;
 - :mod:`custlens.semantic.access` maps API keys to roles, row filters and PII masking;
 - :mod:`custlens.semantic.catalog` is the metrics catalog generated from the metric YAML.
 """
 
-from custlens.semantic.compile import Column, Compiler, QueryResult
+from custlens.semantic.compile import Compiler
 from custlens.semantic.model import SemanticModel, load_model
+from custlens.semantic.plan import Column, QueryResult
 from custlens.semantic.query import Query, parse_query
 
 __all__ = [

@@ -101,7 +101,7 @@ class _PerThread:
     tables of one run, the old or the new."""
 
     def __init__(self, path: Path, copies: ServingCopies | None, cache_answers: bool) -> None:
-        from custlens.semantic.compile import ResultCache
+        from custlens.semantic.cache import ResultCache
 
         self.path = path
         self.copies = copies
