@@ -114,16 +114,7 @@ def _open() -> Any:
 
 def _role(ws: Any) -> Any:
     """The role named by ``--role`` (None without it)."""
-    from custlens.semantic.access import named_role
-
-    return None if state.role is None else named_role(ws.config, state.role, ws.path)
-
-
-def _as_role(ws: Any) -> Any:
-    """The workspace as ``--role`` sees it (the workspace itself without it)."""
-    from custlens.scoped import as_role
-
-    return as_role(ws, _role(ws))
+    return None if state.role is None else ws.role(state.role)
 
 
 def _month(text: str | None) -> date | None:
@@ -190,14 +181,13 @@ def generate(
 ) -> None:
     """Generate a synthetic B2B SaaS data set, and load it (or write it with --out)."""
     if out is not None:
-        # Writing files needs no workspace.
-        from custlens.synth import generate as synthesize
-        from custlens.synth import write
+        from custlens.workspace import Workspace
 
+        # Writing files needs no workspace.
         with console.status("Generating…"):
-            frames = synthesize(customers=customers, months=months, seed=seed, start=_month(start))
-            write(frames, out, fmt=format.value)
-        counts = {name: frame.height for name, frame in frames.items()}
+            counts = Workspace.generate_files(
+                out, customers, months, seed, _month(start), fmt=format.value
+            )
     else:
         with _open() as ws, console.status("Generating…"):
             counts = ws.generate(customers, months, seed, _month(start))
@@ -305,13 +295,7 @@ def _run_with_progress(ws: Any, as_of: date | None, only: list[str] | None = Non
         console=console,
         transient=True,
     ) as bar:
-        from custlens.pipeline import selected
-
-        try:
-            rollups = sum(len(cube.rollups) for cube in ws.semantic_model.cubes.values())
-        except CustlensError:
-            rollups = 0  # the run reports the broken model after the facts
-        task = bar.add_task("Running facts", total=len(selected(only)) + rollups)
+        task = bar.add_task("Running facts", total=ws.steps(only))
 
         def progress(name: str, event: str) -> None:
             if event == "start":
@@ -396,10 +380,8 @@ def at_risk(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """The top at-risk customers, with the reason for each."""
-    from custlens import views
-
     with _open() as ws:
-        frame = views.at_risk(_as_role(ws), by=by.value, top=top)  # type: ignore[arg-type]
+        frame = ws.at_risk(by.value, top, role=_role(ws))  # type: ignore[arg-type]
     emit(frame, format, f"At-risk customers by {by.value}")
 
 
@@ -411,10 +393,8 @@ def segments(
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """Customers, revenue, lifetime value, MRR and churn per segment (or another dimension)."""
-    from custlens import views
-
     with _open() as ws:
-        frame = views.segments(_as_role(ws), by=by)
+        frame = ws.segments(by, role=_role(ws))
     emit(frame, format, f"Customers by {by}")
 
 
@@ -544,10 +524,8 @@ def query(
 @app.command()
 def catalog(format: FormatOption = OutputFormat.table) -> None:
     """The metrics catalog: every metric's definition, formula, table, owner and cadence."""
-    from custlens.semantic.catalog import catalog_frame
-
     with _open() as ws:
-        frame = catalog_frame(ws.semantic_model)
+        frame = ws.catalog()
     if format == OutputFormat.table:  # the terminal gets what fits; csv/json get every field
         frame = frame.select("name", "title", "definition", "formula", "owner", "certified")
     emit(frame, format, "Metrics catalog")
@@ -561,10 +539,9 @@ def report(
     ] = None,
 ) -> None:
     """Write the dashboard as one self-contained HTML file that opens offline."""
-    from custlens.report import write_report
 
     with _open() as ws, console.status("Drawing the dashboard…"):
-        path = write_report(ws, out, role=_role(ws))
+        path = ws.report(out, role=_role(ws))
     # The bare path on its own line, so scripts can take it from the output.
     console.print(str(path.resolve()), soft_wrap=True, highlight=False)
 
@@ -601,7 +578,6 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
 ) -> None:
     """Generate, load and run a demo workspace; show the last 12 months; write the dashboard."""
-    from custlens.report import write_report
     from custlens.workspace import Workspace
 
     # The data ends last month, so the demo reads like this Monday's numbers.
@@ -614,7 +590,7 @@ def demo(
         result = _run_with_progress(ws, None)
         summary = ws.table("growth_summary").tail(12)
         with console.status("Drawing the dashboard…"):
-            report_path = write_report(ws, ws.path / "report.html")
+            report_path = ws.report(ws.path / "report.html")
     console.print(kpi_table(summary))
     console.print(
         f"Workspace [bold]{ws.path}[/] · run {result.run_id} in {result.seconds:.1f} s · "
@@ -661,10 +637,8 @@ def profile(
     """The Customer 360 of one customer: overview, money, engagement, contacts, events."""
     import json
 
-    from custlens.scoped import profile_as
-
     with _open() as ws:
-        card = profile_as(ws, customer_id, _role(ws))
+        card = ws.profile(customer_id, role=_role(ws))
     if format == OutputFormat.table:
         console.print(profile_card(card))
     else:
@@ -806,15 +780,14 @@ def list_customers(
     ] = None,
 ) -> None:
     """A hand-off list for the CRM or a marketing tool, printed or posted to a webhook."""
-    from custlens import handoff
-
     with _open() as ws:
-        rows = handoff.hand_off_list(_as_role(ws), kind.value)  # type: ignore[arg-type]
-        as_of = ws.run_as_of().isoformat()
+        if post is None:
+            rows = ws.hand_off(kind.value, role=_role(ws))  # type: ignore[arg-type]
+        else:
+            rows, delivery = ws.post_hand_off(kind.value, post, role=_role(ws))  # type: ignore[arg-type]
     if post is None:
         emit(rows, format, f"{kind.value} customers")
         return
-    delivery = handoff.post(post, handoff.payload(kind.value, rows, as_of))
     console.print(
         f"Posted {rows.height:,} {kind.value} customers to {post}: HTTP {delivery.status} "
         f"after {delivery.attempts} attempt{'s' if delivery.attempts > 1 else ''} "
@@ -873,7 +846,6 @@ def clv(
     import sys
 
     from custlens.errors import ConfigError
-    from custlens.predict.workflow import backtest, check_holdout, fit_and_write
 
     start = None
     if holdout_from is not None:
@@ -883,26 +855,15 @@ def clv(
             raise ConfigError(
                 f"--holdout-from: expected a day as YYYY-MM-DD, got {holdout_from!r}"
             ) from None
-    if start is not None and as_of is not None:
-        from custlens.calendar import month_end
-
-        check_holdout(start, month_end(_month(as_of) or date.today()))
-    with _open() as ws:
-        with console.status("Fitting the customer-value models…"):
-            result, notes = fit_and_write(
-                ws,
-                _month(as_of),
-                model=model.value if model else None,
-                unit=unit.value if unit else None,
-                horizon_months=horizon_months,
-                discount=discount,
-            )
-        holdout = None
-        if start is not None:
-            with console.status("Backtesting on the holdout…"):
-                from custlens.calendar import month_end
-
-                holdout = backtest(ws, start, month_end(result.as_of) if result.as_of else None)
+    with _open() as ws, console.status("Fitting the customer-value models…"):
+        result, notes, holdout = ws.fit_clv(
+            _month(as_of),
+            start,
+            model=model.value if model else None,
+            unit=unit.value if unit else None,
+            horizon_months=horizon_months,
+            discount=discount,
+        )
     if format == ClvFormat.json:
         out: dict[str, Any] = {"run_id": result.run_id, **notes}
         if holdout is not None:
@@ -979,11 +940,8 @@ def churn_model(
     import json
     import sys
 
-    from custlens.predict.churn import fit_and_write
-
-    with _open() as ws:
-        with console.status("Training the churn model on past months…"):
-            result, notes = fit_and_write(ws, _month(as_of), horizon_months)
+    with _open() as ws, console.status("Training the churn model on past months…"):
+        result, notes = ws.fit_churn_model(_month(as_of), horizon_months)
     if format == ClvFormat.json:
         out = {"run_id": result.run_id, **notes}
         if not backtest and "calibration" in notes["backtest"]:

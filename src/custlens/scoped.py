@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from custlens.facts.registry import FactContext
     from custlens.semantic.access import Role
     from custlens.semantic.model import SemanticModel
+    from custlens.views import AtRiskBy
     from custlens.warehouse import Warehouse
     from custlens.workspace import Workspace
 
@@ -136,7 +137,18 @@ class RoleView:
         """The role's tables as the input of an ad hoc fact (a segment breakdown)."""
         from custlens.facts.registry import FactContext
 
-        return FactContext(self._tables, self._ws.context().as_of, self.config)
+        return FactContext(
+            self._tables,
+            self._ws.context().as_of,
+            self.config,
+            collect=self._ws.warehouse.to_polars,
+        )
+
+    def at_risk(self, by: AtRiskBy = "churn-risk", top: int = 10) -> pl.DataFrame:
+        """The top at-risk customers this role may see (:func:`custlens.views.at_risk`)."""
+        from custlens import views
+
+        return views.at_risk(self, by=by, top=top)
 
     def runs(self) -> pl.DataFrame:
         """The run log's dates and ids (its notes and row counts describe the whole
@@ -154,20 +166,19 @@ def as_role(ws: Workspace, role: Role | None) -> Workspace | RoleView:
     return RoleView(ws, role)
 
 
-def profile_as(ws: Workspace, customer_id: str, role: Role | None) -> dict[str, Any]:
-    """The Customer 360 of a customer as ``role`` may see it: not found when the row
-    filter hides the customer (not "forbidden", which would tell that it exists), and
-    PII masked unless the role is privileged.
+def profile_as(
+    ws: Workspace, found: dict[str, Any], customer_id: str, role: Role
+) -> dict[str, Any]:
+    """The Customer 360 ``found`` for ``customer_id`` as ``role`` may see it: not found
+    when the row filter hides the customer (not "forbidden", which would tell that it
+    exists), and PII masked unless the role is privileged.
 
     Raises:
-        NotFoundError: no such customer, or not one the role may see.
+        NotFoundError: not a customer the role may see.
     """
     from custlens.profile import mask_pii
     from custlens.semantic.access import mask
 
-    found = ws.profile(customer_id)
-    if role is None:
-        return found
     if role.filters:
         visible = ws.run_query(
             {

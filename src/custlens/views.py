@@ -95,7 +95,8 @@ def segments(ws: Workspace | RoleView, by: str = "segment") -> pl.DataFrame:
         if "segment_summary" not in ws.tables():
             raise NotFoundError("no segment_summary table: load customers and run first")
         return ws.table("segment_summary").drop("_run_id", strict=False)
-    frame = ws.warehouse.to_polars(summarise_by(ws.context(), by))
+    context = ws.context()
+    frame = context.materialise(summarise_by(context, by))
     return frame.sort(by)
 
 

@@ -22,7 +22,7 @@ import polars as pl
 
 from custlens.calendar import as_of_month, month_end
 from custlens.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, Config, load_config
-from custlens.errors import ConfigError, ContractError, NotFoundError
+from custlens.errors import ConfigError, ContractError, CustlensError, NotFoundError
 from custlens.facts.registry import FactContext
 from custlens.pipeline import RUN_ID_COLUMN, RUNS_TABLE, Progress, RunResult
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
@@ -31,9 +31,13 @@ from custlens.warehouse import Warehouse, connect
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from custlens.handoff import Delivery, ListKind
+    from custlens.scoped import RoleView
     from custlens.semantic import Compiler, QueryResult, SemanticModel, rollup
     from custlens.semantic.access import Role
     from custlens.semantic.cache import ResultCache
+    from custlens.views import AtRiskBy
+    from custlens.warehouse import ServingCopies
 
 SEMANTIC_DIR = "semantic"
 
@@ -41,17 +45,28 @@ SEMANTIC_DIR = "semantic"
 class Workspace:
     """A custlens workspace: its config, its warehouse, its sources and facts."""
 
-    def __init__(self, path: str | Path = ".", *, serving: bool = False) -> None:
-        """Open the workspace at ``path``; ``serving`` opens it for a server that only reads
-        (a DuckDB warehouse from its latest serving copy, so runs go on beside it)."""
+    def __init__(
+        self,
+        path: str | Path = ".",
+        *,
+        serving: bool = False,
+        results: ResultCache | None = None,
+    ) -> None:
+        """Open the workspace at ``path``.
+
+        Args:
+            serving: open it for a server that only reads (a DuckDB warehouse from its
+                latest serving copy, so runs go on beside it).
+            results: answers to share with other workspaces on the same folder (a
+                server's threads); None keeps no answers.
+        """
         self.path = Path(path).resolve()
         self.serving = serving
         self.config: Config = load_config(self.path / CONFIG_FILE)
         self._warehouse: Warehouse | None = None
         self._model: SemanticModel | None = None
         self._compiler: Compiler | None = None
-        self.results: ResultCache | None = None
-        """Answers to share with other workspaces on the same folder (the server's threads)."""
+        self.results = results
 
     @classmethod
     def init(cls, path: str | Path, *, warehouse: str | None = None) -> Workspace:
@@ -141,6 +156,24 @@ class Workspace:
 
         return self.load(generate(customers=customers, months=months, seed=seed, start=start))
 
+    @staticmethod
+    def generate_files(
+        out: str | Path,
+        customers: int = 1000,
+        months: int = 24,
+        seed: int = 0,
+        start: date | None = None,
+        *,
+        fmt: str = "parquet",
+    ) -> dict[str, int]:
+        """Write a synthetic data set to the folder ``out`` as CSV or Parquet files (no
+        workspace needed): rows written per table."""
+        from custlens.synth import generate, write
+
+        frames = generate(customers=customers, months=months, seed=seed, start=start)
+        write(frames, Path(out), fmt=fmt)  # type: ignore[arg-type]
+        return {name: frame.height for name, frame in frames.items()}
+
     # -- facts ------------------------------------------------------------
 
     def run(
@@ -148,13 +181,22 @@ class Workspace:
         as_of: date | None = None,
         progress: Progress | None = None,
         only: list[str] | None = None,
+        *,
+        config: Config | None = None,
     ) -> RunResult:
         """Compute every fact whose inputs are loaded (see :func:`custlens.pipeline.run`),
-        then the semantic model's rollups from them (see :meth:`build_rollups`)."""
+        then the semantic model's rollups from them (see :meth:`build_rollups`).
+
+        Args:
+            only: these facts and what they read (see :meth:`steps_of`).
+            config: settings for this run only (default: the workspace's).
+        """
         from custlens.pipeline import run
 
         self._compiler = None  # cube tables are about to change
-        result = run(self.warehouse, self.config, as_of=as_of, progress=progress, only=only)
+        result = run(
+            self.warehouse, config or self.config, as_of=as_of, progress=progress, only=only
+        )
         try:
             built = self.build_rollups(result.run_id, progress=progress)
         except ConfigError as exc:  # a broken semantic model does not undo the facts
@@ -196,7 +238,7 @@ class Workspace:
         if as_of is None:
             raise NotFoundError("no successful run yet: run `custlens run` first")
         tables = {name: self.warehouse.table(name) for name in self.tables()}
-        return FactContext(tables, as_of, self.config)
+        return FactContext(tables, as_of, self.config, collect=self.warehouse.to_polars)
 
     # -- semantic layer ---------------------------------------------------
 
@@ -348,18 +390,164 @@ class Workspace:
             return pl.DataFrame()
         return self.table(RUNS_TABLE).sort("started_at", descending=True)
 
-    def profile(self, customer_id: str) -> dict[str, Any]:
-        """The Customer 360 of a customer, found by any of its source ids.
+    def profile(self, customer_id: str, *, role: Role | None = None) -> dict[str, Any]:
+        """The Customer 360 of a customer, found by any of its source ids; with ``role``,
+        as that role may see it (inside its row filter, PII masked unless privileged).
 
         See :func:`custlens.profile.profile` for the shape; PII keys are in
         :data:`custlens.profile.PII_FIELDS`.
 
         Raises:
-            NotFoundError: no customer has this id.
+            NotFoundError: no customer has this id (or none the role may see).
         """
         from custlens.profile import profile
 
-        return profile(self.warehouse, self.run_as_of(), customer_id)
+        found = profile(self.warehouse, self.run_as_of(), customer_id)
+        if role is None:
+            return found
+        from custlens.scoped import profile_as
+
+        return profile_as(self, found, customer_id, role)
+
+    # -- what a person asks for -----------------------------------------------
+
+    def role_for_key(self, api_key: str | None) -> Role:
+        """The role of an API key (:func:`custlens.semantic.access.role_for_key`).
+
+        Raises:
+            AccessError: (401) keys are configured and this one is missing or unknown.
+        """
+        from custlens.semantic.access import role_for_key
+
+        return role_for_key(self.config, api_key, self.path)
+
+    @staticmethod
+    def answer_cache() -> ResultCache:
+        """A cache of answers that several workspaces on one folder may share (pass it as
+        ``results``): a server's threads answer a repeated query once per run."""
+        from custlens.semantic.cache import ResultCache
+
+        return ResultCache()
+
+    def serving_copies(self) -> ServingCopies | None:
+        """The serving copies a server reads while runs write (a DuckDB file; None for
+        engines that let a server read beside a writer)."""
+        from custlens.warehouse import serving_copies
+
+        return serving_copies(self.config.warehouse, self.path)
+
+    def role(self, name: str) -> Role:
+        """The role ``name`` of ``custlens.yml``, with the workspace's PII salt.
+
+        Raises:
+            AccessError: no such role (the message lists the roles).
+        """
+        from custlens.semantic.access import named_role
+
+        return named_role(self.config, name, self.path)
+
+    def as_role(self, role: Role | None) -> Workspace | RoleView:
+        """This workspace as ``role`` sees it (:class:`custlens.scoped.RoleView`); itself
+        for None or a privileged role without a row filter."""
+        from custlens.scoped import as_role
+
+        return as_role(self, role)
+
+    def at_risk(
+        self, by: AtRiskBy = "churn-risk", top: int = 10, *, role: Role | None = None
+    ) -> pl.DataFrame:
+        """The top at-risk customers by one signal (:func:`custlens.views.at_risk`)."""
+        from custlens import views
+
+        return views.at_risk(self.as_role(role), by=by, top=top)
+
+    def segments(self, by: str = "segment", *, role: Role | None = None) -> pl.DataFrame:
+        """Customers, revenue, MRR and churn per value of a customer dimension
+        (:func:`custlens.views.segments`)."""
+        from custlens import views
+
+        return views.segments(self.as_role(role), by=by)
+
+    def hand_off(self, kind: ListKind, *, role: Role | None = None) -> pl.DataFrame:
+        """A hand-off list for a CRM (:func:`custlens.handoff.hand_off_list`)."""
+        from custlens.handoff import hand_off_list
+
+        return hand_off_list(self.as_role(role), kind)
+
+    def post_hand_off(
+        self, kind: ListKind, url: str, *, role: Role | None = None
+    ) -> tuple[pl.DataFrame, Delivery]:
+        """Post the hand-off list ``kind`` to the webhook at ``url`` (retries, an
+        Idempotency-Key; :func:`custlens.handoff.post`): the list and the delivery."""
+        from custlens.handoff import payload, post
+
+        rows = self.hand_off(kind, role=role)
+        delivery = post(url, payload(kind, rows, self.run_as_of().isoformat()))
+        return rows, delivery
+
+    def catalog(self) -> pl.DataFrame:
+        """The metrics catalog: every metric's definition, formula, table, owner, cadence."""
+        from custlens.semantic.catalog import catalog_frame
+
+        return catalog_frame(self.semantic_model)
+
+    def report(self, out: str | Path | None = None, *, role: Role | None = None) -> Path:
+        """Write the dashboard (as ``role`` sees the facts) to ``out`` (default
+        ``<workspace>/report.html``)."""
+        from custlens.report import write_report
+
+        return write_report(self, out, role=role)
+
+    def fit_clv(
+        self, as_of: date | None = None, holdout_from: date | None = None, **settings: Any
+    ) -> tuple[RunResult, dict[str, Any], pl.DataFrame | None]:
+        """Fit the CLV models with these ``analytics.clv`` settings (for this run only)
+        and write ``clv_predictions`` (:func:`custlens.predict.workflow.fit_and_write`);
+        with ``holdout_from``, also fit before that day and compare the holdout's
+        predicted and actual purchases (:func:`custlens.predict.workflow.backtest`).
+
+        Returns:
+            The run, the fitted models' notes, and the holdout table (or None).
+
+        Raises:
+            ConfigError: the holdout would be empty (checked before fitting).
+            ModelFitError: a model could not be fitted; nothing was written.
+        """
+        from custlens.predict.workflow import backtest, check_holdout, fit_and_write, with_settings
+
+        if holdout_from is not None and as_of is not None:
+            check_holdout(holdout_from, month_end(as_of))
+        result, notes = fit_and_write(self, as_of, **settings)
+        if holdout_from is None:
+            return result, notes, None
+        end = month_end(result.as_of) if result.as_of else None
+        config = with_settings(self.config, **settings)
+        return result, notes, backtest(self, holdout_from, end, config=config)
+
+    def fit_churn_model(
+        self, as_of: date | None = None, horizon_months: int | None = None
+    ) -> tuple[RunResult, dict[str, Any]]:
+        """Fit the churn model (this horizon for this run only) and write
+        ``churn_propensity`` (:func:`custlens.predict.churn.fit_and_write`)."""
+        from custlens.predict.churn import fit_and_write
+
+        return fit_and_write(self, as_of, horizon_months)
+
+    def steps(self, only: list[str] | None = None) -> int:
+        """How many steps a run of ``only`` takes, its facts and the rollups (a progress
+        bar's total)."""
+        from custlens.pipeline import selected
+
+        try:
+            rollups = sum(len(cube.rollups) for cube in self.semantic_model.cubes.values())
+        except CustlensError:
+            rollups = 0  # the run reports the broken model after the facts
+        return len(selected(only)) + rollups
+
+    def interrupt(self) -> None:
+        """Stop the query running on this workspace's connection, where the engine can."""
+        if self._warehouse is not None:
+            self._warehouse.interrupt()
 
     def export(self, name: str, out: str | Path, *, role: Role | None = None) -> Path:
         """Write a table to CSV or Parquet, chosen by the file's extension; with ``role``,

@@ -319,17 +319,18 @@ def fit_and_write(
     from custlens.config import ChurnModel as Settings
     from custlens.errors import ConfigError, NotFoundError
 
+    config = ws.config
     if horizon_months is not None:
-        current = ws.config.analytics.churn_model.model_dump()
+        current = config.analytics.churn_model.model_dump()
         try:
             settings = Settings.model_validate({**current, "horizon_months": horizon_months})
         except ValidationError as exc:
             problems = "; ".join(e["msg"] for e in exc.errors())
             raise ConfigError(f"--horizon-months: {problems}") from None
-        analytics = ws.config.analytics.model_copy(update={"churn_model": settings})
-        ws.config = ws.config.model_copy(update={"analytics": analytics})
+        analytics = config.analytics.model_copy(update={"churn_model": settings})
+        config = config.model_copy(update={"analytics": analytics})
     # Every fact of a workspace is at one as-of date: the latest run's, unless asked.
-    result = ws.run(as_of=ws.as_of_month(as_of), only=[FACT])
+    result = ws.run(as_of=ws.as_of_month(as_of), only=[FACT], config=config)
     if FACT in result.skipped:
         raise NotFoundError(f"{FACT} was not computed: it {result.skipped[FACT]}")
     return result, result.notes[FACT]

@@ -46,9 +46,9 @@ def fit_and_write(
         ModelFitError: a model could not be fitted; nothing was written.
         NotFoundError: no transactions are loaded.
     """
-    ws.config = with_settings(ws.config, **overrides)
+    config = with_settings(ws.config, **overrides)
     # Every fact of a workspace is at one as-of date: the latest run's, unless asked.
-    result = ws.run(as_of=ws.as_of_month(as_of), only=[FACT])
+    result = ws.run(as_of=ws.as_of_month(as_of), only=[FACT], config=config)
     if FACT in result.skipped:
         raise NotFoundError(f"clv_predictions was not computed: it {result.skipped[FACT]}")
     return result, result.notes[FACT]
@@ -62,10 +62,12 @@ def check_holdout(holdout_from: date, as_of: date) -> None:
         )
 
 
-def backtest(ws: Workspace, holdout_from: date, as_of: date | None = None) -> pl.DataFrame:
+def backtest(
+    ws: Workspace, holdout_from: date, as_of: date | None = None, *, config: Config | None = None
+) -> pl.DataFrame:
     """Fit on the purchases before ``holdout_from``, predict the holdout up to the as-of date.
 
-    Uses the workspace's ``analytics.clv`` settings and the as-of date of the
+    Uses ``analytics.clv`` of ``config`` (default: the workspace's) and the as-of date of the
     latest successful run (or ``as_of``, the last day of a month).
 
     Returns:
@@ -84,7 +86,7 @@ def backtest(ws: Workspace, holdout_from: date, as_of: date | None = None) -> pl
     if not ws.warehouse.has("src_transactions"):
         raise NotFoundError("no transactions loaded: `custlens load transactions FILE` first")
     check_holdout(holdout_from, end)
-    settings = ws.config.analytics.clv
+    settings = (config or ws.config).analytics.clv
     table = summary(
         ws.warehouse.table("src_transactions"),
         end,

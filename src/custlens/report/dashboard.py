@@ -117,10 +117,9 @@ def build_report(ws: Workspace, *, title: str | None = None, role: Role | None =
         The HTML text: self-contained, no network request when opened.
     """
     from custlens.report.predicted_value import predicted_value_sections
-    from custlens.scoped import as_role
 
-    # The page reads only tables(), table(), runs(), path and config.
-    ws = as_role(ws, role)  # type: ignore[assignment]
+    # The page reads only tables(), table(), runs(), at_risk(), path and config.
+    ws = ws.as_role(role)  # type: ignore[assignment]
     present = set(ws.tables())
 
     def fact(name: str) -> pl.DataFrame | None:
@@ -761,12 +760,10 @@ _AT_RISK = {
 
 
 def _at_risk(ws: Workspace | RoleView, by: Literal["churn-risk", "trend"]) -> str:
-    from custlens import views
-
     heading, subtitle, extra = _AT_RISK[by]
     section_id = f"section-at-risk-{by}"
     try:
-        rows = views.at_risk(ws, by=by, top=_TABLE_ROWS)
+        rows = ws.at_risk(by, _TABLE_ROWS)
     except NotFoundError:
         fact = "churn_risk" if by == "churn-risk" else "mrr_trend_risk"
         return w.card(section_id, heading, w.missing(fact))

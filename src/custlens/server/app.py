@@ -42,9 +42,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from custlens.errors import AccessError, CustlensError, QueryTimeout
-from custlens.warehouse import ServingCopies, serving_copies
 
 if TYPE_CHECKING:
+    from custlens.semantic.access import Role
+    from custlens.warehouse import ServingCopies
     from custlens.workspace import Workspace
 
 # FastAPI reads the routes' annotations (`request: Request`) at run time, so what they
@@ -101,12 +102,12 @@ class _PerThread:
     tables of one run, the old or the new."""
 
     def __init__(self, path: Path, copies: ServingCopies | None, cache_answers: bool) -> None:
-        from custlens.semantic.cache import ResultCache
+        from custlens.workspace import Workspace
 
         self.path = path
         self.copies = copies
         self._local = threading.local()
-        self.results = ResultCache() if cache_answers else None
+        self.results = Workspace.answer_cache() if cache_answers else None
 
     def get(self) -> Workspace:
         from custlens.workspace import Workspace
@@ -117,8 +118,7 @@ class _PerThread:
             ws.close()
             ws = None
         if ws is None:
-            ws = self._local.ws = Workspace(self.path, serving=True)
-            ws.results = self.results
+            ws = self._local.ws = Workspace(self.path, serving=True, results=self.results)
             self._local.token = token
         return ws
 
@@ -130,8 +130,6 @@ def create_app(workspace_path: str | Path) -> FastAPI:
         ConfigError: the folder has no valid ``custlens.yml`` or semantic model (checked
             once, at start-up, so a typo fails the server's start, not its first request).
     """
-    from custlens.semantic.access import Role, role_for_key
-    from custlens.semantic.catalog import catalog
     from custlens.version import __version__
     from custlens.workspace import Workspace
 
@@ -139,7 +137,9 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     with Workspace(path) as ws:
         config = ws.config
         model = ws.semantic_model
-    copies = serving_copies(config.warehouse, path)
+        catalog_rows = ws.catalog().to_dicts()
+        copies = ws.serving_copies()
+        keys = ws  # resolves API keys to roles; reads only the config
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -192,12 +192,12 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             # Only the page reads the cookie: /v1 wants a header, so another site's form
             # can never spend a browser's key on an API call (no CSRF to defend).
             key = request.cookies.get(KEY_COOKIE)
-        return role_for_key(config, key, path)
+        return keys.role_for_key(key)
 
     def signed_in(request: Request, key: str) -> Response:
         """Back to the page with the key in an HttpOnly cookie (and out of the URL)."""
         try:
-            role_for_key(config, key, path)
+            keys.role_for_key(key)
         except AccessError as exc:
             return HTMLResponse(login_page(str(exc)), status_code=401)
         response = RedirectResponse("/", status_code=303)
@@ -289,7 +289,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             return await asyncio.wait_for(run_in_threadpool(answer), timeout)
         except TimeoutError:
             if "ws" in holder:
-                holder["ws"].warehouse.interrupt()
+                holder["ws"].interrupt()
             raise QueryTimeout(
                 f"the query ran longer than {timeout:g} s (server.query_timeout_seconds)"
             ) from None
@@ -298,9 +298,8 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     def customer(customer_id: str, request: Request) -> dict[str, Any]:
         """The Customer 360 profile of any source-system id, as the caller's role sees it:
         found only inside its row filter; names, emails and phones hashed unless privileged."""
-        from custlens.scoped import profile_as
-
-        return profile_as(workspaces.get(), customer_id, role_of(request))
+        role = role_of(request)
+        return workspaces.get().profile(customer_id, role=role)
 
     @app.get("/v1/meta")
     def meta(request: Request) -> dict[str, Any]:
@@ -312,7 +311,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     def metrics_catalog(request: Request) -> dict[str, Any]:
         """Every metric's definition, formula, table, field, owner, cadence and certification."""
         role_of(request)
-        return {"metrics": catalog(model)}
+        return {"metrics": catalog_rows}
 
     return app
 
