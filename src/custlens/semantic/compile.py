@@ -177,6 +177,7 @@ class Compiler:
             frame=frame,
             rollups=list(plan.rollups),
             metric_of=plan.metric_of,
+            planned=cached is None,
         )
         if results is not None and run_id is not None and not plan.reads_sources:
             results.put((*key, run_id, self.model_key), result)

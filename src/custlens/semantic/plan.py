@@ -50,6 +50,9 @@ class QueryResult:
     """The rollup tables the query read instead of its cubes."""
     cached: bool = False
     """Answered from the result cache (the same query since the latest run)."""
+    planned: bool = False
+    """Planned and compiled for this answer; False when a kept plan was reused (the same
+    query, role, as-of date and row limit since the latest run) or the answer was cached."""
     metric_of: dict[str, str] = field(default_factory=dict, repr=False)
     """metric column → the metric it shows (value, previous, delta, percent change)."""
 
@@ -66,6 +69,7 @@ def reordered(result: QueryResult, metrics: tuple[str, ...], cached: bool = Fals
     )
     if columns == result.columns and cached == result.cached:
         return result
+    planned = result.planned and not cached
     names = [c.name for c in columns]
     frame = result.frame.select(names)
     return replace(
@@ -74,6 +78,7 @@ def reordered(result: QueryResult, metrics: tuple[str, ...], cached: bool = Fals
         frame=frame,
         data=[{n: row[n] for n in names} for row in result.data],
         cached=cached,
+        planned=planned,
     )
 
 
