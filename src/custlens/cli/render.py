@@ -1,0 +1,372 @@
+"""How the command line shows things: the consoles, Rich tables of KPIs, facts, fitted
+models and the profile card, and ``--format csv|json`` for scripts. Money and
+percentages are formatted for a person (:mod:`custlens.format`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console()
+
+
+if not console.is_terminal:
+    # Piped or captured output: wide enough for the KPI tables, never wrapped at 80.
+    console.width = 160
+
+
+err_console = Console(stderr=True)
+
+
+def profile_json(result: Any) -> dict[str, Any]:
+    return {
+        "run_id": result.run_id,
+        "as_of": result.as_of.strftime("%Y-%m") if result.as_of else None,
+        "seconds": round(result.seconds, 4),
+        "steps": [
+            {
+                "name": step.name,
+                "kind": step.kind,
+                "build_seconds": round(step.build_seconds, 4),
+                "compile_seconds": round(step.compile_seconds, 4),
+                "execute_seconds": round(step.execute_seconds, 4),
+                "seconds": round(step.seconds, 4),
+                "rows": step.rows,
+            }
+            for step in result.profile
+        ],
+    }
+
+
+def print_profile(result: Any) -> None:
+    table = Table(title="Where the run's time went")
+    table.add_column("step")
+    table.add_column("kind")
+    for column in ("build", "compile", "execute + write", "total", "rows"):
+        table.add_column(column, justify="right")
+
+    def secs(value: float) -> str:
+        return f"{value:.3f} s" if value else ""
+
+    for step in result.profile:
+        table.add_row(
+            step.name,
+            step.kind,
+            secs(step.build_seconds),
+            secs(step.compile_seconds),
+            secs(step.execute_seconds),
+            f"{step.seconds:.3f} s",
+            "" if step.rows is None else f"{step.rows:,}",
+        )
+    total = sum(step.seconds for step in result.profile)
+    table.add_section()
+    table.add_row("all steps", "", "", "", "", f"{total:.3f} s", "")
+    console.print(table)
+    console.print(
+        "build: the Ibis expression (a model fact reads its input and fits here); "
+        "compile: Ibis to SQL; execute + write: the SQL into a staging table (the facts' "
+        "rows are counted together, in 'count rows')."
+    )
+
+
+def print_run(result: Any) -> None:
+    as_of = result.as_of.strftime("%Y-%m") if result.as_of else "—"
+    table = Table("fact", "rows", "", title=f"Run {result.run_id} · as of {as_of}")
+    for name, rows in result.written.items():
+        table.add_row(name, f"{rows:,}", "[green]written[/]")
+    for name, rows in result.rollups.items():
+        table.add_row(name, f"{rows:,}", "[green]rollup[/]")
+    for name, why in result.skipped.items():
+        table.add_row(name, "", f"[yellow]skipped[/]: {escape(why)}")
+    for name, why in result.rollups_skipped.items():
+        table.add_row(f"rollup {name}", "", f"[yellow]skipped[/]: {escape(why)}")
+    console.print(table)
+    console.print(f"Finished in {result.seconds:.1f} s")
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+MONEY_COLUMNS = {
+    "current_mrr", "monetary", "value", "priority", "total_revenue", "avg_lifetime_value",
+    "total_spend", "slope", "mean_mrr",
+}  # fmt: skip
+
+
+PERCENT_COLUMNS = {"relative_slope", "monthly_churn_rate", "logo_retention", "revenue_retention"}
+
+
+def emit(
+    frame: Any, format: OutputFormat, title: str, formats: dict[str, str | None] | None = None
+) -> None:
+    """Print a frame as a Rich table (formatted for a person), CSV or JSON (raw values).
+
+    ``formats`` maps a column to currency / percentage / number (the semantic
+    layer's formats); other columns are formatted by name and type.
+    """
+    import sys
+
+    from custlens.format import money, number, percent, ratio
+
+    frame = frame.drop("_run_id", strict=False)
+    if format == OutputFormat.csv:
+        sys.stdout.write(frame.write_csv())
+        return
+    if format == OutputFormat.json:
+        sys.stdout.write(frame.write_json() + "\n")
+        return
+    table = Table(title=f"{title} ({frame.height:,})")
+    kinds: list[Callable[[Any], str]] = []
+    for name, dtype in frame.schema.items():
+        numeric = dtype.is_numeric()
+        table.add_column(name, justify="right" if numeric else "left")
+        declared = (formats or {}).get(name)
+        if declared == "currency":
+            kinds.append(money)
+        elif declared == "percentage":
+            kinds.append(percent)
+        elif declared == "number" and dtype.is_float():
+            kinds.append(_decimal)
+        elif name in MONEY_COLUMNS:
+            kinds.append(money)
+        elif name in PERCENT_COLUMNS:
+            kinds.append(percent)
+        elif dtype.is_float():
+            kinds.append(ratio if name in ("r_squared", "risk_score") else number)
+        elif dtype.is_integer():
+            kinds.append(number)
+        else:
+            kinds.append(_text)
+    for row in frame.iter_rows():
+        table.add_row(*(fmt(value) for fmt, value in zip(kinds, row, strict=True)))
+    console.print(table)
+
+
+def _text(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
+def _decimal(value: float | None) -> str:
+    """Counts stay whole; a fractional number keeps two places (a quick ratio of 3.78)."""
+    from custlens.format import number
+
+    if value is not None and value == value and value != int(value):
+        return f"{value:,.2f}"
+    return number(value)
+
+
+def kpi_table(summary: Any) -> Table:
+    """Headline KPIs per month, formatted for a person."""
+    from custlens.format import money, number, percent, ratio
+
+    columns = [
+        ("MRR", "ending_mrr", money),
+        ("ARR", "arr", money),
+        ("New", "new_mrr", money),
+        ("Expansion", "expansion_mrr", money),
+        ("Contraction", "contraction_mrr", money),
+        ("Churn", "churn_mrr", money),
+        ("Reactivation", "reactivation_mrr", money),
+        ("Customers", "ending_customers", number),
+        ("NRR", "net_revenue_retention", percent),
+        ("GRR", "gross_revenue_retention", percent),
+        ("Quick ratio", "quick_ratio", ratio),
+    ]
+    table = Table(title="Growth summary, last 12 months")
+    table.add_column("Month")
+    for title, _, _ in columns:
+        table.add_column(title, justify="right")
+    for row in summary.iter_rows(named=True):
+        table.add_row(
+            row["month"].strftime("%Y-%m"), *(fmt(row[field]) for _, field, fmt in columns)
+        )
+    return table
+
+
+_HEALTH_MARKS = {"Excellent": "✓", "Good": "✓", "At Risk": "⚠", "Critical": "✗"}
+
+
+_RULE = "━" * 62
+
+
+_SUB = "─" * 62
+
+
+def profile_card(card: dict[str, Any]) -> Any:
+    """A profile as seed 002 draws it: sections of label: value lines, events newest first."""
+    from datetime import date as _date
+
+    from rich.console import Group
+    from rich.text import Text
+
+    from custlens.format import money, number, percent
+
+    ov, fin, eng = card["overview"], card["financial"], card["engagement"]
+    lines: list[Any] = []
+
+    def section(title: str, rows: list[tuple[str, str]]) -> None:
+        lines.append(Text(""))
+        lines.append(Text(title, style="bold"))
+        lines.append(Text(_SUB, style="dim"))
+        width = max((len(label) for label, _ in rows), default=0) + 2
+        for label, value in rows:
+            line = Text(f"{label + ':':<{width}}", style="cyan")
+            line.append(value)
+            lines.append(line)
+
+    since = ov["customer_since"]
+    since_text = _date.fromisoformat(since).strftime("%B %Y") if since else "—"
+    score = ov["health_score"]
+    health = (
+        f"{score:.0f}/100 {_HEALTH_MARKS.get(ov['band'], '')} ({ov['band']})"
+        if score is not None
+        else "—"
+    )
+    ids = ", ".join(f"{s['id']} ({s['system'] or '?'})" for s in ov["source_ids"])
+    lines.append(Text(f"Customer Profile: {ov['name'] or card['customer_id']}", style="bold"))
+    lines.append(Text(_RULE))
+    section(
+        "Overview",
+        [
+            ("Customer ID", f"{card['customer_id']} · records {ids}"),
+            ("Customer Since", since_text),
+            ("Segment", ov["segment"] or "—"),
+            ("Industry", ov["industry"] or "—"),
+            ("Region", ov["region"] or "—"),
+            ("Health Score", health),
+            ("Lifecycle", ov["lifecycle_stage"] or "—"),
+            *(
+                [("Churn Probability", percent(ov["churn_probability"], 1))]
+                if ov.get("churn_probability") is not None
+                else []
+            ),
+        ],
+    )
+    change = fin["change_12_months"]
+    trend = ""
+    if change is not None:
+        trend = f" ({'↑' if change >= 0 else '↓'} {percent(abs(change), 0)} YoY)"
+    failed = fin["failed_payments_90d"]
+    status = {
+        "current": "Current",
+        "issues": f"Issues ({failed} failed payment{'s' if failed != 1 else ''} in 90 days)",
+    }.get(fin["payment_status"] or "", "—")
+    section(
+        "Financial Summary",
+        [
+            ("Lifetime Revenue", money(fin["lifetime_revenue"])),
+            ("Current ARR", money(fin["current_arr"])),
+            ("Last 12 Months", money(fin["last_12_months"]) + trend),
+            ("Payment Status", status),
+        ],
+    )
+    nps = eng["nps_score"]
+    days = eng["days_since_last_activity"]
+    last_seen = "—" if days is None else "today" if days == 0 else f"{number(days)} days ago"
+    hours = eng["avg_resolution_hours"]
+    tickets = eng["tickets_90d"]
+    section(
+        "Engagement",
+        [
+            ("NPS Score", "—" if nps is None else f"{nps} ({eng['nps_category'].title()})"),
+            ("Last Activity", last_seen),
+            ("Product Adoption", percent(eng["product_adoption"], 0)),
+            ("Support Tickets", "—" if tickets is None else f"{tickets} (last 90 days)"),
+            ("Avg Resolution", "—" if hours is None else f"{hours:.0f} hours"),
+        ],
+    )
+    section(
+        "Key Contacts",
+        [
+            (
+                (c["role"] or "contact").replace("_", " ").title(),
+                f"{c['name']} ({c['title']})" if c["title"] else c["name"],
+            )
+            for c in card["contacts"]
+        ]
+        or [("None", "—")],
+    )
+    lines.append(Text(""))
+    lines.append(Text("Recent Events", style="bold"))
+    lines.append(Text(_SUB, style="dim"))
+    for event in card["recent_events"]:
+        day = _date.fromisoformat(event["date"]).strftime("%b %d %Y")
+        lines.append(Text(f"{day}  {event['description']}"))
+    if not card["recent_events"]:
+        lines.append(Text("—"))
+    lines.append(Text(_RULE))
+    return Group(*lines)
+
+
+def holdout_table(frame: Any, title: str) -> Table:
+    """Predicted vs actual holdout purchases per calibration-frequency bucket."""
+    table = Table(title=title)
+    table.add_column("repeat purchases (calibration)")
+    for name in ("customers", "predicted / customer", "actual / customer", "predicted", "actual"):
+        table.add_column(name, justify="right")
+    for row in frame.iter_rows(named=True):
+        table.add_row(
+            row["calibration_frequency"],
+            f"{row['customers']:,}",
+            f"{row['predicted_per_customer']:.3f}",
+            f"{row['actual_per_customer']:.3f}",
+            f"{row['predicted']:,.1f}",
+            f"{row['actual']:,.0f}",
+        )
+    return table
+
+
+def clv_parameter_table(notes: dict[str, Any]) -> Table:
+    """The fitted parameters and log-likelihood of both models, formatted for a person."""
+    names = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "gamma_gamma": "Gamma-Gamma"}
+    table = Table(
+        "model", "parameter", "value", title=f"Fitted models (time unit: {notes['unit']})"
+    )
+    for key in ("purchases", "spend"):
+        fit = notes[key]
+        label = names.get(fit["model"], fit["model"])
+        for name, value in fit["params"].items():
+            table.add_row(label, name, f"{value:,.4f}")
+        table.add_row(label, "log-likelihood", f"{fit['log_likelihood']:,.2f}")
+        table.add_row(label, "customers", f"{fit['customers']:,}", end_section=True)
+    return table
+
+
+def churn_coefficient_table(notes: dict[str, Any]) -> Table:
+    """The model's coefficients on standardised features, and what it was trained on."""
+    first, last = notes["training_dates"]
+    table = Table(
+        "feature",
+        "coefficient",
+        title=(
+            f"Churn model ({notes['model']}): {notes['training_rows']:,} customer-months "
+            f"{first} … {last}, churn rate {notes['churn_rate']:.1%}"
+        ),
+    )
+    for name, value in notes["coefficients"].items():
+        table.add_row(name, f"{value:,.4f}")
+    return table
+
+
+def calibration_table(rows: list[dict[str, Any]]) -> Table:
+    """Backtest calibration: mean predicted vs observed churn rate per decile of prediction."""
+    table = Table(title="Calibration by decile of predicted churn probability")
+    for name in ("decile", "customers", "mean predicted", "observed rate", "churned"):
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(
+            str(row["decile"]),
+            f"{row['customers']:,}",
+            f"{row['mean_predicted']:.1%}",
+            f"{row['observed_rate']:.1%}",
+            f"{row['churned']:,}",
+        )
+    return table
