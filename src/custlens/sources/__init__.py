@@ -1,3 +1,4 @@
-"""Source tables: the data contract and the loader that enforces it."""
+"""Source tables: the data contract (contract.py) and the loader that enforces it —
+read.py, convert.py, validate.py and problems.py, driven by load.py."""
 
 from __future__ import annotations

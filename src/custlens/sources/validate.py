@@ -1,0 +1,375 @@
+"""Checking a source against its contract: columns, types, required values, ranges
+and choices, plausible dates, period order, unique keys and repeated rows; one rule
+kind per function, every problem reported at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TYPE_CHECKING, Any, cast
+
+import polars as pl
+import pyarrow as pa
+
+from custlens.errors import ContractError
+from custlens.sources.contract import Column, Table
+
+if TYPE_CHECKING:
+    import pandas
+from custlens.sources.convert import POLARS_TYPES, cleaned, conversion_for, is_text
+from custlens.sources.problems import (
+    EXPECTED,
+    CsvOrigin,
+    Problem,
+    contract_error,
+    contract_table,
+    expected_of,
+    row_label,
+    shown,
+    shown_bound,
+)
+
+
+def validate(
+    table: str,
+    frame: pl.DataFrame | pa.Table | pandas.DataFrame,
+    origin: str = "<frame>",
+) -> pl.DataFrame:
+    """Check a frame against the contract of ``table`` and return it typed.
+
+    Contract columns are cast to their types (string → String, int → Int64,
+    float → Float64, date → Date, month → Date on the first of the month,
+    timestamp → Datetime("us") naive UTC, bool → Boolean); text is stripped
+    and an empty string is null. Absent optional columns are added, and null
+    optional values take the column's default where one is declared. The
+    result has the contract columns in contract order, then any extra
+    columns unchanged.
+
+    Args:
+        table: a contract table name (``contract.TABLES``).
+        frame: the rows, as Polars, Arrow or pandas.
+        origin: how errors name the source (``read_source`` returns it).
+
+    Raises:
+        ContractError: unknown table, missing required columns, or values
+            that break the contract; one error lists every failing check,
+            each with its first failing row.
+    """
+    spec = contract_table(table, origin)
+    df = _to_polars(frame, origin)
+    _check_columns(spec, df, origin)
+
+    present = [c for c in spec.columns if c.name in df.columns]
+    work = df.select(
+        cleaned(pl.col(c.name), c.type) if is_text(df.schema[c.name]) else pl.col(c.name)
+        for c in present
+    )
+    converted: list[pl.Expr] = []
+    problems: list[Problem] = []
+    unsupported: set[str] = set()
+    for col in present:
+        conversion = conversion_for(work.schema[col.name], col.type)
+        if conversion is None:
+            unsupported.add(col.name)
+            problems.append(
+                Problem(
+                    f"has type {df.schema[col.name]}, which cannot hold {EXPECTED[col.type][0]}",
+                    column=col.name,
+                    value=str(df.schema[col.name]),
+                )
+            )
+            continue
+        value, bad = conversion(pl.col(col.name))
+        converted += [value.cast(POLARS_TYPES[col.type]).alias(col.name), bad.alias(_bad(col.name))]
+    parsed = work.select(converted)
+
+    failed = set(unsupported)
+    for col in present:
+        if col.name in unsupported:
+            continue
+        row = _first_true(parsed.get_column(_bad(col.name)))
+        if row is not None:
+            failed.add(col.name)
+            raw = df.get_column(col.name)[row]
+            problems.append(
+                Problem(
+                    f"{shown(raw)} is not {expected_of(col.type)}",
+                    row=row + 1,
+                    column=col.name,
+                    value=raw,
+                )
+            )
+
+    columns: dict[str, pl.Series] = {}
+    for col in spec.columns:
+        if col.name in failed:
+            continue
+        if col.name in df.columns:
+            series = parsed.get_column(col.name)
+            if col.default is not None:
+                series = series.fill_null(col.default)
+        else:
+            default = cast(Any, col.default)  # contract defaults are plain scalars
+            series = pl.repeat(default, df.height, dtype=POLARS_TYPES[col.type], eager=True)
+        columns[col.name] = series.alias(col.name)
+        if col.name in df.columns:
+            problems += _check_values(col, series)
+
+    typed = pl.DataFrame(list(columns.values()), height=df.height)
+    for name in spec.intervals:
+        if name not in failed:
+            normalised, problem = _billing_intervals(typed.get_column(name))
+            typed = typed.with_columns(normalised)
+            if problem is not None:
+                problems.append(problem)
+                failed.add(name)
+    for name, other in spec.required_unless:
+        if name in failed or other in failed:
+            continue
+        row = _first_true(typed.get_column(name).is_null() & typed.get_column(other).is_null())
+        if row is not None:
+            problems.append(
+                Problem(
+                    f"missing value; {name} is required unless {other} says how long each "
+                    "period is",
+                    row=row + 1,
+                    column=name,
+                )
+            )
+    extras = [c for c in df.columns if spec.column(c) is None]
+    # An all-null extra column (pandas None, an empty CSV column) has no type a
+    # database can store; text is the honest guess.
+    extra = df.select(
+        pl.col(c).cast(pl.String) if df.schema[c] == pl.Null else pl.col(c) for c in extras
+    )
+    whole = pl.concat([typed, extra], how="horizontal") if extras else typed
+    problems += _check_ordered(spec, typed, failed)
+    problems += _check_unique(spec, typed, failed, origin)
+    if spec.distinct_rows and not failed:
+        problems += _check_distinct(whole, origin)
+    if problems:
+        raise contract_error(origin, problems)
+    return whole
+
+
+def _to_polars(frame: object, origin: str) -> pl.DataFrame:
+    if isinstance(frame, pl.DataFrame):
+        return frame
+    if isinstance(frame, (pa.Table, pa.RecordBatch)):
+        result = pl.from_arrow(frame)
+        assert isinstance(result, pl.DataFrame)
+        return result
+    try:
+        import pandas
+    except ImportError:  # pragma: no cover - pandas is optional
+        pandas = None
+    if pandas is not None and isinstance(frame, pandas.DataFrame):
+        try:
+            return pl.from_pandas(frame)
+        except Exception as exc:
+            raise ContractError(f"cannot convert the pandas frame: {exc}", origin=origin) from exc
+    raise TypeError(
+        f"expected a Polars, Arrow or pandas frame, got {type(frame).__name__} ({origin})"
+    )
+
+
+def _check_columns(spec: Table, df: pl.DataFrame, origin: str) -> None:
+    missing = [c for c in spec.required if c not in df.columns]
+    if not missing:
+        return
+    noun = "column" if len(missing) == 1 else "columns"
+    found = ", ".join(map(repr, df.columns)) or "none"
+    message = f"missing required {noun} {', '.join(map(repr, missing))}; found columns: {found}"
+    lowered = {c.lower(): c for c in df.columns}
+    near = [f"{lowered[m.lower()]!r} for {m!r}" for m in missing if m.lower() in lowered]
+    if near:
+        message += f" (column names are case-sensitive: found {', '.join(near)})"
+    elif any(";" in c or "\t" in c for c in df.columns):
+        message += " (the file seems to use ';' or tabs; custlens reads comma-separated files)"
+    elif isinstance(origin, CsvOrigin) and not any(spec.column(c) for c in df.columns):
+        message += (
+            f" (the first line does not look like a header; a CSV file must start with "
+            f"a line naming its columns, e.g. {','.join(spec.required)})"
+        )
+    raise ContractError(message, origin=origin)
+
+
+def _bad(name: str) -> str:
+    return f"__custlens_bad_{name}"
+
+
+def _first_true(mask: pl.Series) -> int | None:
+    """0-based index of the first True (null counts as False)."""
+    hits = mask.fill_null(False).arg_true()
+    return int(hits[0]) if hits.len() else None
+
+
+def _check_values(col: Column, series: pl.Series) -> list[Problem]:
+    """Required, range and choice rules of one typed column: first failing row of each."""
+    problems = []
+    if col.required:
+        row = _first_true(series.is_null())
+        if row is not None:
+            problems.append(
+                Problem(
+                    f"missing value; {col.name} is required in every row",
+                    row=row + 1,
+                    column=col.name,
+                )
+            )
+    if col.min is not None or col.max is not None:
+        value_expr = pl.col(col.name)
+        outside = pl.lit(False)
+        if col.min is not None:
+            outside = outside | (value_expr < col.min)
+        if col.max is not None:
+            outside = outside | (value_expr > col.max)
+        row = _first_true(series.to_frame().select(outside).to_series())
+        if row is not None:
+            value = series[row]
+            if col.min is not None and col.max is not None:
+                expected = f"between {shown_bound(col.min)} and {shown_bound(col.max)}"
+            elif col.min is not None:
+                expected = f">= {shown_bound(col.min)}"
+            else:
+                expected = f"<= {shown_bound(col.max)}"  # type: ignore[arg-type]
+            what = "negative value" if col.min == 0 and value < 0 else "out-of-range value"
+            problems.append(
+                Problem(f"{what} {shown(value)}; expected {expected}", row + 1, col.name, value)
+            )
+    if col.type in ("date", "month", "timestamp"):
+        problems += _check_plausible_date(col, series)
+    if col.choices is not None:
+        allowed = pl.Series(list(col.choices), dtype=POLARS_TYPES[col.type]).implode()
+        row = _first_true(series.is_not_null() & ~series.is_in(allowed))
+        if row is not None:
+            value = series[row]
+            choices = ", ".join(shown(c) for c in col.choices)
+            problems.append(
+                Problem(f"{shown(value)} is not one of {choices}", row + 1, col.name, value)
+            )
+    return problems
+
+
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+"""Dates outside these are placeholders (0001-01-01, 9999-12-31), not billing history."""
+
+
+def _check_plausible_date(col: Column, series: pl.Series) -> list[Problem]:
+    day = series.dt.date() if series.dtype == pl.Datetime else series
+    outside = day.is_not_null() & ((day < EARLIEST) | (day > LATEST))
+    row = _first_true(outside)
+    if row is None:
+        return []
+    value = series[row]
+    hint = " (leave it empty for an open end)" if col.name.endswith("_end") else ""
+    return [
+        Problem(
+            f"date {value} is outside {EARLIEST} … {LATEST}, a placeholder rather than a "
+            f"date{hint}",
+            row + 1,
+            col.name,
+            value,
+        )
+    ]
+
+
+def _check_ordered(spec: Table, typed: pl.DataFrame, failed: set[str]) -> list[Problem]:
+    """Pairs (earlier, later): later must be strictly after earlier where both are set."""
+    problems = []
+    for earlier, later in spec.ordered:
+        if earlier in failed or later in failed:
+            continue
+        a, b = typed.get_column(earlier), typed.get_column(later)
+        row = _first_true(a.is_not_null() & b.is_not_null() & (b <= a))
+        if row is not None:
+            kind = "an empty" if a[row] == b[row] else "a negative"
+            problems.append(
+                Problem(
+                    f"{later} {shown(b[row])} is not after {earlier} {shown(a[row])} "
+                    f"({kind} period); expected {later} > {earlier}",
+                    row=row + 1,
+                    column=later,
+                    value=b[row],
+                )
+            )
+    return problems
+
+
+def _check_unique(spec: Table, typed: pl.DataFrame, failed: set[str], origin: str) -> list[Problem]:
+    """The unique key: the first row that repeats an earlier row's key, and that earlier row."""
+    keys = list(spec.unique)
+    if not keys or failed.intersection(keys) or typed.height == 0:
+        return []
+    key = pl.struct(keys) if len(keys) > 1 else pl.col(keys[0])
+    complete = pl.all_horizontal(pl.col(k).is_not_null() for k in keys)
+    row_index = _first_true(typed.select(complete & ~key.is_first_distinct()).to_series())
+    if row_index is None:
+        return []
+    hit = typed.row(row_index, named=True)
+    same = pl.all_horizontal(pl.col(k) == hit[k] for k in keys)
+    first_index = _first_true(typed.select(same).to_series())
+    assert first_index is not None  # the repeated key was seen before
+    row, first = row_index + 1, first_index + 1
+    seen = row_label(origin, first)
+    if len(keys) == 1:
+        value = hit[keys[0]]
+        message = f"duplicate {keys[0]} {shown(value)}, first seen in {seen}; it must be unique"
+        return [Problem(message, row=row, column=keys[0], value=value)]
+    value = tuple(hit[k] for k in keys)
+    pairs = ", ".join(f"{k} {shown(hit[k])}" for k in keys)
+    note = (
+        " (months are compared by calendar month)"
+        if any(spec.column(k) and spec.column(k).type == "month" for k in keys)  # type: ignore[union-attr]
+        else ""
+    )
+    message = (
+        f"duplicate key {pairs}, first seen in {seen}; ({', '.join(keys)}) must be unique{note}"
+    )
+    return [Problem(message, row=row, value=value)]
+
+
+_INTERVAL = re.compile(r"^\s*(?:(\d+)\s*)?(week|month|quarter|year)(?:s|ly)?\s*$", re.IGNORECASE)
+
+
+_INTERVAL_WORDS = {"annual": "1 year", "annually": "1 year"}
+"""What ``_INTERVAL`` does not read (it reads weekly, monthly, quarterly, yearly)."""
+
+
+def _billing_intervals(series: pl.Series) -> tuple[pl.Series, Problem | None]:
+    """``"<count> <unit>"`` for each billing interval (``Month`` → ``1 month``), and the
+    first value that is not one. Each distinct text is read once."""
+    mapping: dict[str, str] = {}
+    for value in series.drop_nulls().unique(maintain_order=True).to_list():
+        text = str(value).strip().lower()
+        match = _INTERVAL.match(text)
+        if text in _INTERVAL_WORDS:
+            mapping[value] = _INTERVAL_WORDS[text]
+        elif match and int(match.group(1) or 1) >= 1:
+            mapping[value] = f"{int(match.group(1) or 1)} {match.group(2).lower()}"
+        else:
+            row = _first_true(series == value)
+            message = (
+                f"{shown(value)} is not a billing interval; expected month, quarter, year or "
+                "week, with an optional count (3 month, 2 week)"
+            )
+            return series, Problem(message, row=(row or 0) + 1, column=series.name, value=value)
+    return series.replace_strict(mapping, default=None, return_dtype=pl.String), None
+
+
+def _check_distinct(typed: pl.DataFrame, origin: str) -> list[Problem]:
+    """The first row alike in every column to an earlier one, and that earlier row."""
+    if typed.height < 2:
+        return []
+    row_index = _first_true(typed.select(~pl.struct(pl.all()).is_first_distinct()).to_series())
+    if row_index is None:
+        return []
+    hit = typed.slice(row_index, 1)
+    rows = typed.with_row_index("_row").join(hit, on=typed.columns, nulls_equal=True)
+    first_index = int(rows["_row"].min())  # type: ignore[arg-type]
+    seen = row_label(origin, first_index + 1)
+    message = (
+        f"repeats {seen} exactly; a line loaded twice would count twice "
+        "(give two equal charges distinct line_id values)"
+    )
+    return [Problem(message, row=row_index + 1)]
