@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from custlens.semantic.catalog import COLUMNS, catalog, catalog_frame
-from custlens.semantic.model import load_model
+from custlens.semantic.loader import load_model
 
 
 def test_every_shipped_metric_is_documented():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from custlens.errors import ConfigError, QueryError
-from custlens.semantic.model import load_model
+from custlens.semantic.loader import load_model
 from tests.semantic.data import rows
 
 SALES_TOTAL = {"metrics": ["sales.total"]}

@@ -24,7 +24,7 @@ import pytest
 from custlens.errors import ConfigError
 from custlens.semantic import Compiler
 from custlens.semantic.access import Role
-from custlens.semantic.model import build_model
+from custlens.semantic.loader import build_model
 from custlens.semantic.query import Condition
 from custlens.workspace import Workspace
 from tests.semantic.data import MODEL, fill, write_workspace

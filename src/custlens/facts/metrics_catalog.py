@@ -23,6 +23,6 @@ if TYPE_CHECKING:
 def build(ctx: FactContext) -> ir.Table:
     """Name, definition, formula, table, field, owner and cadence of every shipped metric."""
     from custlens.semantic.catalog import catalog_frame
-    from custlens.semantic.model import load_model
+    from custlens.semantic.loader import load_model
 
     return ibis.memtable(catalog_frame(load_model()).to_arrow())

@@ -14,7 +14,8 @@
 """
 
 from custlens.semantic.compile import Compiler
-from custlens.semantic.model import SemanticModel, load_model
+from custlens.semantic.loader import load_model
+from custlens.semantic.model import SemanticModel
 from custlens.semantic.plan import Column, QueryResult
 from custlens.semantic.query import Query, parse_query
 
