@@ -268,8 +268,9 @@ class Workspace:
 
         Example::
 
-            ws.query(["mrr"], ["customers.segment"],
-                     time_dimensions=[{"dimension": "growth.month", "granularity": "quarter"}])
+            ws.query(["subscriptions.mrr"], ["customers.segment"],
+                     time_dimensions=[{"dimension": "subscriptions.month",
+                                       "granularity": "quarter"}])
 
         Raises:
             QueryError: a bad member, operator or value (the message names it).

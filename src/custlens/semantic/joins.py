@@ -3,6 +3,7 @@ guard of :mod:`custlens.semantic.compile` (step 2 and 4)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -57,7 +58,7 @@ class JoinsMixin(PlannerState):
             self.rollups.append(stored.table)
             self.tables |= {stored.table, *stored.reads}
         else:
-            table, fans_out = self._joined(cube, needed)
+            table, fans_out = self._joined(cube, needed, [leaf.measure.name for leaf in leaves])
         if where is not None:
             table = table.filter(self._predicate(where, table))
         for member, (first, last) in ranges.items():
@@ -129,6 +130,28 @@ class JoinsMixin(PlannerState):
             return table.select(*groups).distinct()
         return table.group_by(*groups).aggregate(**aggregates)
 
+    def _alternatives(self, root: Cube, needed: set[str], measures: Sequence[str]) -> str:
+        """ "; did you mean …?": the measures of other cubes, named like the query's
+        metrics or the root cube's measures, whose cube reaches every needed cube."""
+        names = [*self.q.metrics, *measures]
+        targets = needed - {root.name}
+        found, able = [], []
+        for cube in self.model.cubes.values():
+            if cube.name == root.name or not cube.measures:
+                continue
+            reach = set(join_tree(self.model, cube.name)) | {cube.name}
+            if not targets <= reach:
+                continue
+            able.append(cube.name)
+            have = {m.name for m in cube.measures}
+            found += [f"{cube.name}.{n}" for n in dict.fromkeys(names) if n in have]
+        if found:
+            return f"; did you mean {' or '.join(dict.fromkeys(found))}?"
+        if able:
+            cubes, cut = ", ".join(sorted(able)), ", ".join(sorted(targets))
+            return f"; measures of {cubes} can be cut by {cut}"
+        return ""
+
     def _covering(
         self,
         cube_name: str,
@@ -154,7 +177,9 @@ class JoinsMixin(PlannerState):
         ]
         return min(covering, key=lambda stored: stored.size, default=None)
 
-    def _joined(self, root: Cube, needed: set[str]) -> tuple[ir.Table, bool]:
+    def _joined(
+        self, root: Cube, needed: set[str], measures: Sequence[str] = ()
+    ) -> tuple[ir.Table, bool]:
         """The root cube left-joined along the shortest paths to the needed cubes."""
         parents = join_tree(self.model, root.name)
         order: list[str] = []
@@ -162,6 +187,7 @@ class JoinsMixin(PlannerState):
             if target not in parents:
                 raise QueryError(
                     f"cube {target!r} cannot be joined to cube {root.name!r}: no join path"
+                    + self._alternatives(root, needed, measures)
                 )
             path = []
             node = target

@@ -246,7 +246,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             ...,
             examples=[
                 {
-                    "metrics": ["mrr", "customers"],
+                    "metrics": ["subscriptions.mrr", "subscriptions.paying_customers"],
                     "dimensions": ["customers.segment"],
                     "time_dimensions": [
                         {
