@@ -116,3 +116,38 @@ def test_mrr_by_segment_names_the_measure_that_can_answer(acme: Path) -> None:
     with custlens.Workspace(acme) as ws, pytest.raises(custlens.QueryError) as refused:
         ws.query(["mrr"], ["customers.segment"])
     assert "did you mean subscriptions.mrr?" in str(refused.value)
+
+
+SKIPPED = (
+    " serve",  # runs until stopped: the server tests serve this workspace kind
+    "postgresql://me@db.internal",  # a host of the reader's; tests/sources load Postgres
+    "--post https://crm.example",  # a webhook of the reader's; tests/test_handoff posts
+)
+TOUR = [
+    line.split("$ ", 1)[1].split("  #")[0].strip()
+    for line in re.findall(r"^\$ custlens .*$", TEXT, flags=re.M)
+    if not any(s in line for s in SKIPPED)
+]
+
+
+def test_every_custlens_line_of_the_readme_runs(tmp_path: Path, monkeypatch: Any) -> None:
+    """In the README's order, in one folder, as a reader would type them (with 200
+    customers where the tour says 2,000, to keep the test short)."""
+    monkeypatch.chdir(tmp_path)
+    # The reader's own files that the load examples name.
+    exports = tmp_path / "exports"
+    custlens.Workspace.generate_files(exports, 200, 36, 7, fmt="csv")
+    (tmp_path / "billing").mkdir()
+    (tmp_path / "billing" / "lines.csv").write_bytes(
+        (exports / "subscription_lines.csv").read_bytes()
+    )
+    assert len(TOUR) >= 18
+    for line in TOUR:
+        command, _, redirect = line.partition(" > ")
+        argv = shlex.split(command.replace("--customers 2000", "--customers 200"))[1:]
+        done = CliRunner().invoke(app, argv)
+        assert done.exit_code == 0, f"{line}\n{done.output}"
+        if redirect:
+            (tmp_path / redirect.strip()).write_text(done.output)
+    assert (tmp_path / "growth.csv").exists() and (tmp_path / "acme" / "report.html").exists()
+    assert (tmp_path / "call-list.csv").read_text().startswith("customer_id")
