@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+CENTS = 2
+"""Decimal places money leaves custlens with (the minor unit of the reporting currency)."""
+
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)

@@ -24,6 +24,7 @@ from custlens.calendar import as_of_month, month_end
 from custlens.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, Config, load_config
 from custlens.errors import ConfigError, ContractError, CustlensError, NotFoundError
 from custlens.facts.registry import FactContext
+from custlens.format import CENTS
 from custlens.pipeline import RUN_ID_COLUMN, RUNS_TABLE, Progress, RunResult
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.warehouse import Warehouse, connect
@@ -562,6 +563,14 @@ class Workspace:
                 f"{target}: export writes .csv or .parquet, not {suffix or 'no extension'!r}"
             )
         frame = as_role(self, role).table(name).drop(RUN_ID_COLUMN, strict=False)
+        # Money leaves rounded to the cent, never with float noise (197279.25000000006).
+        money = [
+            c
+            for c in self.semantic_model.money_columns(self._stored_name(name))
+            if c in frame.columns and frame.schema[c].is_float()
+        ]
+        if money:
+            frame = frame.with_columns(pl.col(money).round(CENTS))
         target.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
             frame.write_csv(target)

@@ -293,6 +293,17 @@ class SemanticModel:
             raise QueryError(f"unknown cube {name!r}; cubes: {', '.join(sorted(self.cubes))}")
         return self.cubes[name]
 
+    def money_columns(self, table: str) -> set[str]:
+        """The columns of warehouse table ``table`` that some cube reads as money (a
+        measure with ``format: currency`` over a plain column of it)."""
+        return {
+            m.sql or m.name
+            for cube in self.cubes.values()
+            if cube.table == table
+            for m in cube.measures
+            if m.format == "currency" and m.type != "number" and (m.sql or m.name).isidentifier()
+        }
+
 
 JoinEdge = tuple[str, tuple[tuple[str, str], ...], str]
 """(other cube, ((this cube's dimension, the other's), …), relationship seen from this cube)."""
