@@ -151,3 +151,27 @@ def test_every_custlens_line_of_the_readme_runs(tmp_path: Path, monkeypatch: Any
             (tmp_path / redirect.strip()).write_text(done.output)
     assert (tmp_path / "growth.csv").exists() and (tmp_path / "acme" / "report.html").exists()
     assert (tmp_path / "call-list.csv").read_text().startswith("customer_id")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["export", "growth_summary", "--out", "{tmp}/g.csv"],
+        ["at-risk"],
+        ["segments", "--format", "csv"],
+        ["query", "-m", "subscriptions.mrr", "--format", "json"],
+        ["profile", "C000001"],
+        ["list", "at-risk"],
+    ],
+)
+def test_commands_that_print_numbers_say_their_as_of_month(
+    acme: Path, tmp_path: Path, argv: list[str]
+) -> None:
+    with custlens.Workspace(acme) as ws:
+        as_of = ws.last_run_as_of()
+    assert as_of is not None
+    args = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    done = CliRunner().invoke(app, ["-w", str(acme), *args])
+    assert done.exit_code == 0, done.output
+    assert f"as of {as_of:%Y-%m}" in done.stderr
+    assert "as of" not in done.stdout  # CSV and JSON stay clean

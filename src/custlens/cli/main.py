@@ -126,6 +126,12 @@ def _role(ws: Any) -> Any:
     return None if state.role is None else ws.role(state.role)
 
 
+def _as_of_note(as_of: date | None) -> None:
+    """Say which month the numbers are as of, on stderr (stdout stays CSV or JSON)."""
+    when = f"as of {as_of:%Y-%m}" if as_of is not None else "no run yet"
+    err_console.print(f"[dim]{when}[/]", highlight=False)
+
+
 def _month(text: str | None) -> date | None:
     from custlens.config import parse_month
 
@@ -289,7 +295,9 @@ def export(
     """Write a table to CSV or Parquet."""
     with _open() as ws:
         path = ws.export(table, out, role=_role(ws))
+        as_of = ws.last_run_as_of()
     console.print(f"Wrote {path}")
+    _as_of_note(as_of)
 
 
 FormatOption = Annotated[
@@ -319,7 +327,9 @@ def at_risk(
     """The top at-risk customers, with the reason for each."""
     with _open() as ws:
         frame = ws.at_risk(by.value, top, role=_role(ws))  # type: ignore[arg-type]
+        as_of = ws.last_run_as_of()
     emit(frame, format, f"At-risk customers by {by.value}")
+    _as_of_note(as_of)
 
 
 @app.command()
@@ -332,7 +342,9 @@ def segments(
     """Customers, revenue, lifetime value, MRR and churn per segment (or another dimension)."""
     with _open() as ws:
         frame = ws.segments(by, role=_role(ws))
+        as_of = ws.last_run_as_of()
     emit(frame, format, f"Customers by {by}")
+    _as_of_note(as_of)
 
 
 @app.command()
@@ -386,6 +398,7 @@ def query(
     with _open() as ws:
         result = ws.run_query(spec, role=_role(ws))
     emit(result.frame, format, "Query", {c.name: c.format for c in result.columns})
+    _as_of_note(result.as_of)
     if result.truncated:
         err_console.print(f"[yellow]note:[/] cut at {result.frame.height:,} rows (server.max_rows)")
     if show_sql:
@@ -486,6 +499,7 @@ def profile(
         console.print(profile_card(card))
     else:
         console.print_json(json.dumps(card))
+    _as_of_note(date.fromisoformat(card["as_of"]))
 
 
 class HandoffList(StrEnum):
@@ -517,6 +531,8 @@ def list_customers(
             rows = ws.hand_off(kind.value, role=_role(ws))  # type: ignore[arg-type]
         else:
             rows, delivery = ws.post_hand_off(kind.value, post, role=_role(ws))  # type: ignore[arg-type]
+        as_of = ws.last_run_as_of()
+    _as_of_note(as_of)
     if post is None:
         emit(rows, format, f"{kind.value} customers")
         return
