@@ -385,7 +385,7 @@ def test_query_gives_each_quarter_its_last_months_mrr(ran: tuple[Path, Result]) 
         "-t", "growth.month:quarter", "--format", "json",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    rows = json.loads(result.output)
+    rows = json.loads(result.stdout)
     with Workspace(folder) as ws:
         growth = ws.table("growth_summary")
     # Independently: balances from the last month of each quarter, flows summed.
@@ -418,7 +418,7 @@ def test_query_filters_and_groups_like_a_naive_join(ran: tuple[Path, Result]) ->
         "-f", "customers.region in EMEA,NA", "--format", "csv",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    got = pl.read_csv(result.output.encode())
+    got = pl.read_csv(result.stdout.encode())
     with Workspace(folder) as ws:
         tx = ws.table("src_transactions")
         customers = ws.table("src_customers")

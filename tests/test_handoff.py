@@ -113,12 +113,12 @@ def test_cli_prints_csv_and_json(ws):
     runner = CliRunner()
     csv = runner.invoke(app, ["-w", str(ws.path), "list", "at-risk", "--format", "csv"])
     assert csv.exit_code == 0, csv.output
-    assert csv.output.splitlines()[0] == (
+    assert csv.stdout.splitlines()[0] == (
         "customer_id,name,segment,health_score,band,lifecycle_stage,nps,current_mrr,reason"
     )
-    assert csv.output.splitlines()[1].startswith("u,Umbrella,Enterprise,55.5,At Risk,at-risk,6,")
+    assert csv.stdout.splitlines()[1].startswith("u,Umbrella,Enterprise,55.5,At Risk,at-risk,6,")
     out = runner.invoke(app, ["-w", str(ws.path), "list", "expansion", "--format", "json"])
-    assert [r["customer_id"] for r in json.loads(out.output)] == ["u"]
+    assert [r["customer_id"] for r in json.loads(out.stdout)] == ["u"]
     table = runner.invoke(app, ["-w", str(ws.path), "list", "at-risk"])
     assert table.exit_code == 0 and "Umbrella" in table.output
 

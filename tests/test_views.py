@@ -113,12 +113,12 @@ def test_the_cli_hands_lists_over_as_json_and_csv(ws: Workspace) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["-w", str(ws.path), "at-risk", "--format", "json"])
     assert result.exit_code == 0, result.output
-    assert [r["customer_id"] for r in json.loads(result.output)] == ["b", "a"]
+    assert [r["customer_id"] for r in json.loads(result.stdout)] == ["b", "a"]
     result = runner.invoke(
         app, ["-w", str(ws.path), "segments", "--by", "region", "--format", "csv"]
     )
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[0].startswith("region,customers")
+    assert result.stdout.splitlines()[0].startswith("region,customers")
     result = runner.invoke(app, ["-w", str(ws.path), "at-risk", "--by", "trend"])
     assert result.exit_code == 0, result.output
     assert "Delta" in result.output and "40.0 %" in result.output
