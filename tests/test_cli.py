@@ -483,3 +483,10 @@ def test_load_warns_of_an_extra_column_and_refuses_a_header_only_file(tmp_path: 
     assert cli("-w", folder, "load", "customers", empty, "--allow-empty").exit_code == 0
     with Workspace(folder) as ws:
         assert ws.table("src_customers").height == 0
+
+
+def test_query_help_keeps_the_order_syntax() -> None:
+    # Rich reads "[asc|desc]" as markup unless it is escaped: the help showed 'member '.
+    result = CliRunner().invoke(app, ["query", "--help"], terminal_width=160)
+    assert result.exit_code == 0
+    assert "'member [asc|desc]'" in result.stdout

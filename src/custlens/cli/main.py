@@ -374,7 +374,7 @@ def query(
         ),
     ] = None,
     order: Annotated[
-        list[str] | None, typer.Option("--order", help="'member [asc|desc]' (repeat).")
+        list[str] | None, typer.Option("--order", help="'member \\[asc|desc]' (repeat).")
     ] = None,
     limit: Annotated[int | None, typer.Option(min=1)] = None,
     offset: Annotated[int, typer.Option(min=0)] = 0,
