@@ -74,6 +74,8 @@ class RoleView:
     def _tables(self) -> dict[str, ir.Table]:
         from custlens.facts.registry import FactContext, ordered
 
+        if self._ws.last_run_as_of() is None:
+            return {}  # nothing run yet: every section says which fact it needs
         context = self._ws.context()
         stored = {n: t for n, t in context.tables.items() if not n.startswith("_")}
         if not self.role.filters:

@@ -17,8 +17,9 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pytest
 
-from custlens import Client
+from custlens import Client, NotFoundError
 from custlens.config import CONFIG_FILE
 from custlens.workspace import Workspace
 from tests.servers import serving
@@ -89,3 +90,15 @@ def test_a_run_publishes_while_eight_clients_query(tmp_path: Path) -> None:
     assert seen_before > CLIENTS  # they were querying while the run went on
     assert set(answers) <= {OLD, NEW}, set(answers) - {OLD, NEW}
     assert (after.as_of, after.data[0]["subscriptions.mrr"]) == NEW
+
+
+def test_a_workspace_with_nothing_loaded_is_served(tmp_path: Path) -> None:
+    # No DuckDB file yet: the server serves an empty copy until a load or run writes one.
+    Workspace.init(tmp_path / "empty").close()
+    with serving(tmp_path / "empty") as url:
+        import urllib.request
+
+        with urllib.request.urlopen(url) as page:
+            assert "No run recorded yet" in page.read().decode()
+        with pytest.raises(NotFoundError, match="customer_mrr"):
+            Client(url).query(["subscriptions.mrr"])

@@ -282,6 +282,9 @@ class ServingCopies:
 
         reader = duckdb.connect()
         try:
+            if not self.file.exists():
+                # Nothing loaded yet: serve an empty database until a load or run writes one.
+                return self.write(reader, source="memory")
             for attempt in range(150):
                 try:
                     reader.execute(f"ATTACH '{_quoted(self.file)}' AS custlens_live (READ_ONLY)")
