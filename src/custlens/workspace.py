@@ -24,7 +24,7 @@ from custlens.calendar import as_of_month, month_end
 from custlens.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, Config, load_config
 from custlens.errors import ConfigError, ContractError, CustlensError, NotFoundError
 from custlens.facts.registry import FactContext
-from custlens.format import CENTS
+from custlens.format import round_money
 from custlens.pipeline import RUN_ID_COLUMN, RUNS_TABLE, Progress, RunResult
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.warehouse import Warehouse, connect
@@ -564,13 +564,8 @@ class Workspace:
             )
         frame = as_role(self, role).table(name).drop(RUN_ID_COLUMN, strict=False)
         # Money leaves rounded to the cent, never with float noise (197279.25000000006).
-        money = [
-            c
-            for c in self.semantic_model.money_columns(self._stored_name(name))
-            if c in frame.columns and frame.schema[c].is_float()
-        ]
-        if money:
-            frame = frame.with_columns(pl.col(money).round(CENTS))
+        money = self.semantic_model.money_columns(self._stored_name(name))
+        frame = round_money(frame, sorted(money))
         target.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
             frame.write_csv(target)

@@ -42,10 +42,8 @@ from collections import OrderedDict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
 from custlens.errors import ConfigError, NotFoundError, QueryError
-from custlens.format import CENTS
+from custlens.format import round_money
 from custlens.semantic import rollup
 from custlens.semantic.cache import ResultCache
 from custlens.semantic.model import (
@@ -166,13 +164,7 @@ class Compiler:
         truncated = frame.height > limit and limit == max_rows
         frame = frame.head(limit).rename(plan.names).select(c.name for c in plan.columns)
         # Money leaves rounded to the cent, never with float noise (44595.600000000006).
-        money = [
-            c.name
-            for c in plan.columns
-            if c.format == "currency" and frame.schema[c.name].is_float()
-        ]
-        if money:
-            frame = frame.with_columns(pl.col(money).round(CENTS))
+        frame = round_money(frame, [c.name for c in plan.columns if c.format == "currency"])
         if role is not None and not role.privileged:
             from custlens.semantic.access import mask_frame
 
