@@ -1,4 +1,5 @@
-"""A real uvicorn server on a loopback port, for tests that speak HTTP."""
+"""A real uvicorn server on a loopback port, for tests that speak HTTP, and the in-process
+TestClient for tests that only need the app."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 @contextmanager
@@ -34,3 +36,19 @@ def serving(workspace: Path) -> Iterator[str]:
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@contextmanager
+def in_process(workspace: Path) -> Iterator[Any]:
+    """FastAPI's TestClient on the app serving ``workspace`` (start-up and shutdown run)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # Starlette's TestClient warns about its own httpx dependency.
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    from custlens.server import create_app
+
+    with TestClient(create_app(workspace)) as client:
+        yield client

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import warnings
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -18,7 +17,7 @@ from typer.testing import CliRunner
 
 import custlens
 from custlens.cli import app
-from tests.servers import serving
+from tests.servers import in_process, serving
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TEXT = README.read_text(encoding="utf-8")
@@ -89,13 +88,7 @@ def test_the_query_lines_run(acme: Path, line: str) -> None:
 
 @pytest.fixture()
 def client(acme: Path) -> Iterator[Any]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
-
-    from custlens.server import create_app
-
-    with TestClient(create_app(acme)) as client:
+    with in_process(acme) as client:
         yield client
 
 

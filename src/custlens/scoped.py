@@ -140,10 +140,7 @@ class RoleView:
         from custlens.facts.registry import FactContext
 
         return FactContext(
-            self._tables,
-            self._ws.context().as_of,
-            self.config,
-            collect=self._ws.warehouse.to_polars,
+            self._tables, self._ws.run_as_of(), self.config, collect=self._ws.warehouse.to_polars
         )
 
     def at_risk(self, by: AtRiskBy = "churn-risk", top: int = 10) -> pl.DataFrame:

@@ -235,9 +235,7 @@ class Workspace:
         Raises:
             NotFoundError: nothing has been run yet.
         """
-        as_of = self.last_run_as_of()
-        if as_of is None:
-            raise NotFoundError("no successful run yet: run `custlens run` first")
+        as_of = self.run_as_of()
         tables = {name: self.warehouse.table(name) for name in self.tables()}
         return FactContext(tables, as_of, self.config, collect=self.warehouse.to_polars)
 

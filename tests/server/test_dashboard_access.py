@@ -14,7 +14,6 @@ and 2 (C1 + C2), and it never sees a name in clear (names are PII).
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -26,6 +25,7 @@ import pytest
 from custlens.config import CONFIG_FILE
 from custlens.workspace import Workspace
 from tests.report import kpi_values
+from tests.servers import in_process
 
 CONFIG = """\
 warehouse: duckdb:///custlens.duckdb
@@ -71,14 +71,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture()
 def client(folder: Path) -> Iterator[Any]:
-    with warnings.catch_warnings():
-        # Starlette's TestClient warns about its own httpx dependency.
-        warnings.simplefilter("ignore")
-        from fastapi.testclient import TestClient
-
-    from custlens.server import create_app
-
-    with TestClient(create_app(folder)) as client:
+    with in_process(folder) as client:
         yield client
 
 
