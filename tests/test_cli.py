@@ -250,6 +250,22 @@ def test_run_prints_the_run_table(ran: tuple[Path, Result]) -> None:
         row = next((line for line in lines if f" {name} " in line), None)
         assert row is not None, f"{name} missing from:\n{result.output}"
         assert f" {rows:,} " in row and "written" in row, row
+    # The rollups are internal: counted in the summary line, not listed.
+    assert "_rollup_" not in result.output
+    total = sum(written.values())
+    assert f"{len(written)} facts written ({total:,} rows)" in result.output
+    assert "rollups built · as of 2024-06 · " in result.output
+
+
+def test_run_verbose_lists_the_rollup_tables(tmp_path: Path) -> None:
+    folder = generated(tmp_path / "ws", customers=20, months=3, seed=2)
+    result = cli("-w", folder, "run", "--verbose")
+    assert result.exit_code == 0, result.output
+    with Workspace(folder) as ws:
+        rollups = [t for t in ws.tables() if t.startswith("_rollup_")]
+    assert rollups
+    for name in rollups:
+        assert name in result.output, name
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

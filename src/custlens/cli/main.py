@@ -230,6 +230,9 @@ def run(
             "--profile json prints only that, as JSON.",
         ),
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Also list the rollup tables built.")
+    ] = False,
 ) -> None:
     """Compute every fact whose inputs are loaded, and record the run."""
     with _open() as ws:
@@ -243,7 +246,7 @@ def run(
 
         sys.stdout.write(json.dumps(profile_json(result), indent=2) + "\n")
         return
-    print_run(result)
+    print_run(result, verbose)
     if profile == ProfileFormat.table:
         print_profile(result)
 
@@ -435,7 +438,10 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
-    """Serve the dashboard at /, the query API at /v1 (docs at /docs) and /health."""
+    """Serve the dashboard at /, the query API at /v1 (docs at /docs and /redoc) and
+    /health; one log line per request on stderr."""
+    import logging
+
     import uvicorn
 
     from custlens.server import create_app
@@ -449,7 +455,14 @@ def serve(
             "unprivileged role (PII hashed)"
         )
     console.print(f"Serving {app_.state.workspace_path} at http://{host}:{port}/ (Ctrl-C stops)")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    # custlens's own request line replaces uvicorn's access log, which would print the
+    # query string (and with it a dashboard key given as /?key=…).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    request_log = logging.getLogger("custlens.server")
+    request_log.addHandler(handler)
+    request_log.setLevel(logging.INFO)
+    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
 
 
 @app.command()

@@ -74,19 +74,35 @@ def print_profile(result: Any) -> None:
     )
 
 
-def print_run(result: Any) -> None:
+def print_run(result: Any, verbose: bool = False) -> None:
+    """The facts a run wrote or skipped, then one summary line. The rollup tables are
+    internal (the semantic layer reads them): counted in the summary, listed only
+    when ``verbose``; a skipped rollup is always shown, since queries will be slower."""
     as_of = result.as_of.strftime("%Y-%m") if result.as_of else "—"
     table = Table("fact", "rows", "", title=f"Run {result.run_id} · as of {as_of}")
     for name, rows in result.written.items():
         table.add_row(name, f"{rows:,}", "[green]written[/]")
-    for name, rows in result.rollups.items():
-        table.add_row(name, f"{rows:,}", "[green]rollup[/]")
+    if verbose:
+        for name, rows in result.rollups.items():
+            table.add_row(name, f"{rows:,}", "[green]rollup[/]")
     for name, why in result.skipped.items():
         table.add_row(name, "", f"[yellow]skipped[/]: {escape(why)}")
     for name, why in result.rollups_skipped.items():
         table.add_row(f"rollup {name}", "", f"[yellow]skipped[/]: {escape(why)}")
     console.print(table)
-    console.print(f"Finished in {result.seconds:.1f} s")
+    facts = len(result.written)
+    rows = sum(result.written.values())
+    parts = [
+        f"{facts} fact{'s' if facts != 1 else ''} written ({rows:,} rows)"
+        if facts
+        else "No fact computed"
+    ]
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} skipped")
+    if result.rollups:
+        parts.append(f"{len(result.rollups)} rollups built")
+    parts += [f"as of {as_of}", f"{result.seconds:.1f} s"]
+    console.print(" · ".join(parts), highlight=False)
 
 
 class OutputFormat(StrEnum):

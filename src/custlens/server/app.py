@@ -12,11 +12,14 @@
 - ``GET /v1/catalog`` — the metrics catalog;
 - ``GET /v1/customers/{id}`` — the Customer 360 profile (PII hashed unless privileged);
 - ``GET /health`` — ``{"status": "ok"}`` for load balancers and tests;
-- ``/docs`` — the OpenAPI documentation.
+- ``/docs`` and ``/redoc`` — the OpenAPI documentation (Swagger UI and ReDoc, their
+  scripts served from the ``fastapi-offline`` package: they work with no internet).
 
 ``/v1`` routes take an API key (``X-API-Key: …`` or ``Authorization: Bearer …``)
 when ``api_keys`` are configured; errors are JSON ``{"status": …, "error": …}``
-and never a stack trace.
+and never a stack trace. Each request is logged in one line on the
+``custlens.server`` logger: method, path, status, milliseconds and role (never the
+key, never the query string).
 
 Run it with ``custlens -w WS serve`` (uvicorn), or in-process with
 ``fastapi.testclient.TestClient(create_app(path))``.
@@ -26,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
+import time as clock
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
@@ -36,12 +41,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
-from fastapi import Body, FastAPI, Request
+from fastapi import FastAPI, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi_offline import FastAPIOffline
 
-from custlens.errors import AccessError, CustlensError, QueryTimeout
+from custlens.errors import AccessError, CustlensError, QueryError, QueryTimeout
 
 if TYPE_CHECKING:
     from custlens.semantic.access import Role
@@ -54,6 +61,55 @@ if TYPE_CHECKING:
 
 KEY_COOKIE = "custlens_key"
 """The cookie that keeps a browser's API key for the dashboard page."""
+
+log = logging.getLogger("custlens.server")
+
+# The two ways to send a key, declared so the OpenAPI schema has its security schemes
+# (Swagger's Authorize button); `role_of` reads the headers itself.
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="An API key from `api_keys` in custlens.yml; it selects the caller's role.",
+)
+BEARER = HTTPBearer(auto_error=False, description="The same API key as a bearer token.")
+KEYED = [Security(API_KEY), Security(BEARER)]
+
+QUERY_EXAMPLES = {
+    "mrr_by_segment": {
+        "summary": "MRR and paying customers by segment, quarterly, one region",
+        "value": {
+            "metrics": ["subscriptions.mrr", "subscriptions.paying_customers"],
+            "dimensions": ["customers.segment"],
+            "time_dimensions": [
+                {
+                    "dimension": "subscriptions.month",
+                    "granularity": "quarter",
+                    "date_range": "last 12 months",
+                }
+            ],
+            "filters": [{"member": "customers.region", "operator": "equals", "value": "EMEA"}],
+            "limit": 100,
+        },
+    },
+    "revenue_by_region": {
+        "summary": "Net payments by region, largest first",
+        "value": {
+            "metrics": ["transactions.revenue"],
+            "dimensions": ["customers.region"],
+            "order_by": [{"id": "transactions.revenue", "direction": "desc"}],
+        },
+    },
+    "growth_kpis": {
+        "summary": "Monthly MRR bridge metrics over the last 6 months",
+        "value": {
+            "metrics": ["mrr", "new_mrr", "churn_mrr", "net_revenue_retention"],
+            "time_dimensions": [
+                {"dimension": "growth.month", "granularity": "month", "date_range": "last 6 months"}
+            ],
+        },
+    },
+}
+"""Named examples of the query body, shown by /docs and executed by the tests."""
 
 
 def login_page(message: str) -> str:
@@ -156,13 +212,15 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             if copies is not None:
                 copies.unregister()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="custlens",
         version=__version__,
         docs_url="/docs",
-        redoc_url=None,
+        redoc_url="/redoc",
+        static_url="/docs-assets",
         lifespan=lifespan,
     )
+    app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     app.state.workspace_path = path
     workspaces = _PerThread(path, copies, config.server.cache_answers)
 
@@ -183,6 +241,25 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             {"status": 500, "error": f"internal error ({type(exc).__name__})"}, status_code=500
         )
 
+    @app.middleware("http")
+    async def log_request(request: Request, call_next: Any) -> Response:
+        started = clock.perf_counter()
+        status = 500  # unless the app answers
+        try:
+            response: Response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            # The path alone: `/?key=…` must never reach a log.
+            log.info(
+                "%s %s %d %.0f ms role=%s",
+                request.method,
+                request.url.path,
+                status,
+                (clock.perf_counter() - started) * 1000,
+                getattr(request.state, "role", None) or "-",
+            )
+
     def role_of(request: Request, cookie: bool = False) -> Role:
         key = request.headers.get("x-api-key")
         auth = request.headers.get("authorization", "")
@@ -192,7 +269,9 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             # Only the page reads the cookie: /v1 wants a header, so another site's form
             # can never spend a browser's key on an API call (no CSRF to defend).
             key = request.cookies.get(KEY_COOKIE)
-        return keys.role_for_key(key)
+        role = keys.role_for_key(key)
+        request.state.role = role.name
+        return role
 
     def signed_in(request: Request, key: str) -> Response:
         """Back to the page with the key in an HttpOnly cookie (and out of the URL)."""
@@ -239,33 +318,29 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/v1/query")
-    async def query(
-        request: Request,
-        spec: dict[str, Any] = Body(  # noqa: B008 - FastAPI's way to declare a JSON body
-            ...,
-            examples=[
-                {
-                    "metrics": ["subscriptions.mrr", "subscriptions.paying_customers"],
-                    "dimensions": ["customers.segment"],
-                    "time_dimensions": [
-                        {
-                            "dimension": "subscriptions.month",
-                            "granularity": "quarter",
-                            "date_range": "last 12 months",
-                        }
-                    ],
-                    "filters": [
-                        {"member": "customers.region", "operator": "equals", "value": "EMEA"}
-                    ],
-                    "limit": 100,
-                }
-            ],
-        ),
-    ) -> Response:
+    @app.post(
+        "/v1/query",
+        dependencies=KEYED,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/Query"},
+                        "examples": QUERY_EXAMPLES,
+                    }
+                },
+            }
+        },
+    )
+    async def query(request: Request) -> Response:
         """Answer a semantic-layer query: rows keyed by member, column types and formats,
         the SQL that ran, the rollups it read and whether it came from the result cache."""
         role = role_of(request)
+        try:
+            spec = json.loads(await request.body())
+        except ValueError as exc:
+            raise QueryError(f"the body is not valid JSON: {exc}") from None
         holder: dict[str, Workspace] = {}
 
         def answer() -> Response:
@@ -294,26 +369,43 @@ def create_app(workspace_path: str | Path) -> FastAPI:
                 f"the query ran longer than {timeout:g} s (server.query_timeout_seconds)"
             ) from None
 
-    @app.get("/v1/customers/{customer_id}")
+    @app.get("/v1/customers/{customer_id}", dependencies=KEYED)
     def customer(customer_id: str, request: Request) -> dict[str, Any]:
         """The Customer 360 profile of any source-system id, as the caller's role sees it:
         found only inside its row filter; names, emails and phones hashed unless privileged."""
         role = role_of(request)
         return workspaces.get().profile(customer_id, role=role)
 
-    @app.get("/v1/meta")
+    @app.get("/v1/meta", dependencies=KEYED)
     def meta(request: Request) -> dict[str, Any]:
         """The cubes (measures, dimensions, joins) and metrics a query may name."""
         role_of(request)
         return describe_model(model)
 
-    @app.get("/v1/catalog")
+    @app.get("/v1/catalog", dependencies=KEYED)
     def metrics_catalog(request: Request) -> dict[str, Any]:
         """Every metric's definition, formula, table, field, owner, cadence and certification."""
         role_of(request)
         return {"metrics": catalog_rows}
 
     return app
+
+
+def openapi_schema(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, plus the query body's own (the route reads the JSON itself, so
+    a bad query gets custlens's field-by-field message rather than FastAPI's)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        from custlens.semantic.query import Query
+
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        query = Query.model_json_schema(ref_template="#/components/schemas/{model}")
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        components.update(query.pop("$defs", {}))
+        components["Query"] = query
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def describe_model(model: Any) -> dict[str, Any]:
