@@ -459,18 +459,18 @@ def _child_http(args: argparse.Namespace) -> dict[str, Any]:
     try:
         client = Client(server.url, timeout=120)
         began = time.perf_counter()
-        client.customer(cid)
+        client.profile(cid)
         first_ms = (time.perf_counter() - began) * 1000
         times = []
         for _ in range(HTTP_CALLS):
             began = time.perf_counter()
-            client.customer(cid)
+            client.profile(cid)
             times.append((time.perf_counter() - began) * 1000)
         # Then every sampled id once, as the in-process step asks them.
         each = []
         for other in ids:
             began = time.perf_counter()
-            client.customer(other)
+            client.profile(other)
             each.append((time.perf_counter() - began) * 1000)
     finally:
         server.stop()

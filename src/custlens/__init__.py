@@ -21,6 +21,7 @@ from custlens.errors import (
     PipelineError,
     QueryError,
     QueryTimeout,
+    ServerUnreachable,
     WarehouseError,
 )
 from custlens.version import __version__
@@ -40,6 +41,7 @@ __all__ = [
     "PipelineError",
     "QueryError",
     "QueryTimeout",
+    "ServerUnreachable",
     "WarehouseError",
     "Workspace",
     "__version__",
@@ -58,3 +60,8 @@ def __getattr__(name: str) -> Any:
 
         return Client
     raise AttributeError(f"module 'custlens' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # The lazy names too, so `dir(custlens)` and completion show Workspace and Client.
+    return sorted({*globals(), *__all__})

@@ -14,7 +14,10 @@ Example::
 
 Errors the server reports come back as the same custlens errors a local call
 raises (:class:`~custlens.errors.QueryError`, :class:`~custlens.errors.AccessError`, …),
-with the server's message. Only the standard library is used.
+with the server's message; a server that cannot be reached is a
+:class:`~custlens.errors.ServerUnreachable` (a ``ConnectionError``) naming the URL.
+Requests use only the standard library; ``to_polars`` and ``to_pandas`` import
+Polars (and pandas) when called.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custlens.errors import (
     AccessError,
@@ -31,8 +34,11 @@ from custlens.errors import (
     NotFoundError,
     QueryError,
     QueryTimeout,
-    WarehouseError,
+    ServerUnreachable,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 @dataclass
@@ -47,6 +53,29 @@ class ClientResult:
     truncated: bool = False
     rollups: list[str] = field(default_factory=list)
     cached: bool = False
+
+    def to_polars(self) -> pl.DataFrame:
+        """The rows as a Polars DataFrame, columns in the answer's order (dates and
+        times as the JSON's ISO strings, parsed to their types)."""
+        import polars as pl
+
+        names = [c["name"] for c in self.columns] or list(self.data[0] if self.data else [])
+        frame = pl.DataFrame(self.data, schema=names, orient="row") if self.data else None
+        if frame is None:
+            return pl.DataFrame(schema={n: pl.Null for n in names})
+        casts = []
+        for column in self.columns:
+            name = column["name"]
+            if column.get("type") == "time" and frame.schema[name] == pl.String:
+                # JSON carries dates as 2024-01-01 and times as 2024-01-01T10:00:00.
+                dates_only = bool(frame[name].str.len_chars().max() == 10)
+                text = pl.col(name).str
+                casts.append(text.to_date() if dates_only else text.to_datetime())
+        return frame.with_columns(casts) if casts else frame
+
+    def to_pandas(self) -> Any:
+        """The rows as a pandas DataFrame (needs pandas)."""
+        return self.to_polars().to_pandas()
 
 
 class Client:
@@ -101,8 +130,9 @@ class Client:
         """GET /v1/catalog: the metrics catalog."""
         return self._call("GET", "/v1/catalog")["metrics"]  # type: ignore[no-any-return]
 
-    def customer(self, customer_id: str) -> dict[str, Any]:
-        """GET /v1/customers/{id}: the Customer 360 profile."""
+    def profile(self, customer_id: str) -> dict[str, Any]:
+        """GET /v1/customers/{id}: the Customer 360 profile (as
+        :meth:`custlens.Workspace.profile` and ``custlens profile``)."""
         from urllib.parse import quote
 
         return self._call("GET", f"/v1/customers/{quote(customer_id, safe='')}")  # type: ignore[no-any-return]
@@ -125,8 +155,15 @@ class Client:
             except ValueError:
                 message = exc.reason
             raise _error(exc.code, str(message)) from None
+        except TimeoutError:
+            raise ServerUnreachable(
+                f"the custlens server at {self.url} did not answer within {self.timeout:g} s"
+            ) from None
         except urllib.error.URLError as exc:
-            raise WarehouseError(f"cannot reach {self.url}: {exc.reason}") from None
+            raise ServerUnreachable(
+                f"cannot reach the custlens server at {self.url}: {exc.reason} "
+                "(is `custlens serve` running there?)"
+            ) from None
 
 
 def _error(status: int, message: str) -> CustlensError:

@@ -491,7 +491,10 @@ def load_config(path: Path) -> Config:
             the message names the file, the line and the key.
     """
     if not path.exists():
-        raise ConfigError(f"{path}: no such file; run `custlens init {path.parent}` first")
+        raise ConfigError(
+            f"{path}: no such file; not a custlens workspace yet: create it with "
+            f"`custlens init {path.parent}` (or `custlens.Workspace.init({str(path.parent)!r})`)"
+        )
     text = path.read_text(encoding="utf-8")
     try:
         node, data = parse_yaml(text)

@@ -75,6 +75,13 @@ class WarehouseError(CustlensError, RuntimeError):
     status = 503
 
 
+class ServerUnreachable(CustlensError, ConnectionError):
+    """:class:`custlens.Client` cannot reach the server (refused, unknown host, timeout);
+    the message names the URL."""
+
+    status = 503
+
+
 class PipelineError(CustlensError, RuntimeError):
     """A fact failed during a run; the previous facts are still in place."""
 

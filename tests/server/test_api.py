@@ -286,19 +286,19 @@ def test_without_keys_the_api_is_open_and_hashes_pii(tmp_path: Path) -> None:
 
 
 def test_the_profile_hashes_pii_and_keeps_to_the_role(url: str) -> None:
-    admin = Client(url, api_key="key-admin").customer("C1")
+    admin = Client(url, api_key="key-admin").profile("C1")
     assert admin["customer_id"] == "C1"
     assert admin["overview"]["email"] == "a@x.com"
     assert admin["overview"]["region"] == "EMEA"
-    emea = Client(url, api_key="key-emea").customer("C1")
+    emea = Client(url, api_key="key-emea").profile("C1")
     assert emea["overview"]["email"] == hashlib.sha256(f"{SALT}a@x.com".encode()).hexdigest()
     assert emea["overview"]["name"] == admin["overview"]["name"]
     # C3 is in NA: outside the EMEA role's rows, so not found (not even "forbidden").
     with pytest.raises(NotFoundError, match="C3"):
-        Client(url, api_key="key-emea").customer("C3")
-    assert Client(url, api_key="key-admin").customer("C3")["overview"]["region"] == "NA"
+        Client(url, api_key="key-emea").profile("C3")
+    assert Client(url, api_key="key-admin").profile("C3")["overview"]["region"] == "NA"
     with pytest.raises(NotFoundError):
-        Client(url, api_key="key-admin").customer("nobody")
+        Client(url, api_key="key-admin").profile("nobody")
 
 
 def test_predicted_value_by_segment_through_the_clv_cube(tmp_path: Path) -> None:

@@ -59,6 +59,10 @@ class QueryResult:
     def to_polars(self) -> pl.DataFrame:
         return self.frame
 
+    def to_pandas(self) -> Any:
+        """The rows as a pandas DataFrame (needs pandas)."""
+        return self.frame.to_pandas()
+
 
 def reordered(result: QueryResult, metrics: tuple[str, ...], cached: bool = False) -> QueryResult:
     """The answer with its metric columns in the order the query asked for them."""
