@@ -32,6 +32,14 @@ SPARK_TEST_CONF = {
     "spark.driver.extraJavaOptions": (
         "-Duser.timezone=UTC -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
     ),
+    # Tables of a dozen rows: one shuffle partition, no adaptive re-planning, and
+    # interpreted expressions instead of Java generated and compiled per query (the
+    # compile costs more than it saves on such tables; Spark's own suites test both
+    # paths). Measured on a churn-features run: 6.5 s → 4.3 s.
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
 }
 
 

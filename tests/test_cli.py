@@ -8,6 +8,7 @@ traceback unless ``--debug``).
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -506,3 +507,25 @@ def test_query_help_keeps_the_order_syntax() -> None:
     result = CliRunner().invoke(app, ["query", "--help"], terminal_width=160)
     assert result.exit_code == 0
     assert "'member [asc|desc]'" in result.stdout
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["query", "--help"], ["run", "--help"]])
+def test_help_shows_what_to_type_not_python_types(argv: list[str]) -> None:
+    result = CliRunner().invoke(app, argv, terminal_width=160)
+    assert result.exit_code == 0
+    for python_type in ("<bool>", "<list[str]>", "<int range>", "<str>", "<path>", "<int>"):
+        assert python_type not in result.stdout, (python_type, result.stdout)
+    if argv[0] == "query":
+        assert re.search(r"--metric\s+-m\s+TEXT", result.stdout)
+        assert re.search(r"--limit\s+INTEGER", result.stdout)
+
+
+def test_generate_says_why_customers_has_more_rows(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    result = cli("-w", folder, "generate", "--customers", 200, "--months", 2)
+    assert result.exit_code == 0, result.output
+    with Workspace(folder) as ws:
+        rows = ws.table("src_customers").height
+    assert rows == 202  # 1 % duplicates from CRM and support
+    assert "customers has 2 more rows than --customers 200" in flat(result.output)
+    assert "identity resolution" in flat(result.output)

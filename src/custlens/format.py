@@ -40,6 +40,22 @@ def money(value: float | None, symbol: str = "$") -> str:
     return f"{sign}{symbol}{amount:,.0f}" if amount >= 100 else f"{sign}{symbol}{amount:,.2f}"
 
 
+def money_short(value: float | None, symbol: str = "$") -> str:
+    """$143.2k, $1.5M, $2.0B where a column is short of space; as :func:`money` under
+    $1,000; — for a missing value."""
+    if _missing(value):
+        return "—"
+    assert value is not None
+    amount = abs(value)
+    if amount < 1000:
+        return money(value, symbol)
+    sign = "-" if value < 0 else ""
+    for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if amount >= scale * 0.99995:  # $999,999 is $1.0M, not $1000.0k
+            return f"{sign}{symbol}{amount / scale:,.1f}{suffix}"
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def percent(value: float | None, digits: int = 1) -> str:
     """0.9634 → 96.3 %; — for a missing value."""
     if _missing(value):

@@ -43,7 +43,7 @@ SOURCES = {
 
 
 def test_expected_gap_score_priority_flag_and_rank(run_facts):
-    facts = run_facts(SOURCES, AS_OF)
+    facts = run_facts(SOURCES, AS_OF, only=["churn_risk"])
     risk = facts["churn_risk"]
     assert risk.columns[:7] == [
         "customer_id",
@@ -80,7 +80,10 @@ def test_expected_gap_score_priority_flag_and_rank(run_facts):
 
 def test_multiple_threshold_and_cap_follow_the_config(run_facts):
     facts = run_facts(
-        SOURCES, AS_OF, analytics="{churn_risk: {gap_multiple: 1.5, min_value: 0, max_score: 3}}"
+        SOURCES,
+        AS_OF,
+        only=["churn_risk"],
+        analytics="{churn_risk: {gap_multiple: 1.5, min_value: 0, max_score: 3}}",
     )
     got = rows_by_customer(facts["churn_risk"])
     # Now > 1.5 × gap and value > 0: edge (90 > 67.5) and low join late and capped; one

@@ -48,7 +48,7 @@ SOURCES = {
 
 
 def test_value_per_customer_with_refunds_statuses_tiers_and_trailing_window(run_facts):
-    facts = run_facts(SOURCES, AS_OF)
+    facts = run_facts(SOURCES, AS_OF, only=["customer_value"])
     value = facts["customer_value"]
     assert value.columns[:11] == [
         "customer_id",
@@ -114,6 +114,7 @@ def test_tiers_and_trailing_window_follow_the_config(run_facts):
     facts = run_facts(
         SOURCES,
         AS_OF,
+        only=["customer_value"],
         analytics="{tiers: {platinum: 9500, gold: 2000, silver: 500}, trailing_days: 30}",
     )
     got = rows_by_customer(facts["customer_value"])

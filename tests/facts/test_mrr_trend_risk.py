@@ -80,7 +80,9 @@ def by_customer(frame: pl.DataFrame) -> dict[str, dict]:
 
 def test_trend_by_hand_and_ranks(run_facts):
     randoms = random_histories(40)
-    facts = run_facts({"customer_mrr": source({**HISTORIES, **randoms})}, AS_OF)
+    facts = run_facts(
+        {"customer_mrr": source({**HISTORIES, **randoms})}, AS_OF, only=["mrr_trend_risk"]
+    )
     table = facts["mrr_trend_risk"]
     assert table.columns[:8] == [
         "customer_id",
@@ -162,6 +164,7 @@ def test_window_length_and_fit_threshold_come_from_config(run_facts):
     facts = run_facts(
         {"customer_mrr": source(HISTORIES)},
         AS_OF,
+        only=["mrr_trend_risk"],
         analytics="{mrr_trend: {months: 3, min_r_squared: 0.99}}",
     )
     got = by_customer(facts["mrr_trend_risk"])
@@ -209,6 +212,7 @@ def test_large_mrr_is_fitted_exactly(run_facts):
         run_facts(
             {"customer_mrr": source(histories)},
             AS_OF,
+            only=["mrr_trend_risk"],
             analytics="{mrr_trend: {months: 4, min_r_squared: 0.8}}",
         )["mrr_trend_risk"]
     )
@@ -253,6 +257,7 @@ def test_equal_relative_slopes_rank_by_slope(run_facts):
         run_facts(
             {"customer_mrr": source(histories)},
             AS_OF,
+            only=["mrr_trend_risk"],
             analytics="{mrr_trend: {months: 4, min_r_squared: 0.8}}",
         )["mrr_trend_risk"]
     )

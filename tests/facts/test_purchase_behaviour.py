@@ -13,6 +13,7 @@ import pytest
 from tests.frames import rows_by_customer, transactions
 
 AS_OF = date(2024, 6, 1)
+BEHAVIOUR_FACTS = ["purchase_behaviour", "purchase_frequency", "revenue_new_vs_returning"]
 T = datetime
 
 SOURCES = {
@@ -55,7 +56,7 @@ SOURCES = {
 
 
 def test_behaviour_frequency_and_new_vs_returning(run_facts):
-    facts = run_facts(SOURCES, AS_OF)
+    facts = run_facts(SOURCES, AS_OF, only=BEHAVIOUR_FACTS)
 
     behaviour = rows_by_customer(facts["purchase_behaviour"])
     summary = {

@@ -81,7 +81,7 @@ def test_quintile_scores_give_ties_one_score_even_across_an_edge(run_facts):
         "j": ("155", "Need Attention", "promising"),
         "k": ("155", "Need Attention", "hibernating"),
     }
-    facts = run_facts({"transactions": transactions(*purchases(as_of, spec))}, as_of)
+    facts = run_facts({"transactions": transactions(*purchases(as_of, spec))}, as_of, only=["rfm"])
     rfm = facts["rfm"]
     assert rfm.columns[: len(COLUMNS)] == COLUMNS
     got = rows_by_customer(rfm)
@@ -137,6 +137,7 @@ def test_threshold_scores_segments_and_quadrants_at_seed_004_edges(run_facts):
     facts = run_facts(
         {"transactions": transactions(*purchases(as_of, spec))},
         as_of,
+        only=["rfm"],
         analytics="{rfm: {method: thresholds}}",
     )
     got = rows_by_customer(facts["rfm"])
@@ -159,7 +160,7 @@ def test_rfm_of_a_refund_larger_than_its_payment_and_of_a_lone_customer(run_fact
         ("solo", datetime(2024, 6, 25, 9), 120, "refund"),
         ("solo", datetime(2024, 6, 26, 9), 5000, "payment", "pending"),
     )
-    facts = run_facts({"transactions": tx}, as_of)
+    facts = run_facts({"transactions": tx}, as_of, only=["rfm"])
     (row,) = facts["rfm"].iter_rows(named=True)
     assert (row["recency_days"], row["frequency"], row["monetary"]) == (10, 1, -20.0)
     assert (row["rfm_code"], row["segment"], row["quadrant"]) == ("111", "Lost", "promising")

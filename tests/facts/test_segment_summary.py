@@ -11,6 +11,7 @@ from datetime import date, datetime
 import polars as pl
 import pytest
 
+from custlens import pipeline
 from custlens.calendar import month_end
 from custlens.errors import NotFoundError
 from custlens.facts import FactContext
@@ -109,7 +110,10 @@ def test_segments_and_regions_from_mrr(make_workspace):
             ),
         }
     )
-    ws.run(as_of=D(2024, 3, 1))
+    # The pipeline alone (no rollups), for the two facts read here.
+    pipeline.run(
+        ws.warehouse, ws.config, as_of=D(2024, 3, 1), only=["segment_summary", "growth_summary"]
+    )
     summary = ws.table("segment_summary")
     assert summary.columns[: len(COLUMNS) + 1] == ["segment", *COLUMNS]
     # (customers, paying, current MRR, total revenue, basis, avg LTV, starting, churned, rate)
@@ -166,7 +170,9 @@ def test_segments_from_transactions_alone(run_facts):
             {"customer_id": "c", "segment": None},
         ],
     )
-    facts = run_facts({"customers": customers, "transactions": tx}, D(2024, 3, 1))
+    facts = run_facts(
+        {"customers": customers, "transactions": tx}, D(2024, 3, 1), only=["segment_summary"]
+    )
     assert rows_by(facts["segment_summary"], "segment") == {
         # {a, b}: 70 + 0 = 70, / 2 = 35. No MRR: no paying customers, MRR or churn.
         "SMB": (2, None, None, 70.0, "net_payments", 35.0, None, None, None),

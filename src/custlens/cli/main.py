@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from custlens.cli.render import (
     OutputFormat,
@@ -34,6 +34,9 @@ from custlens.errors import CustlensError
 class _Commands(TyperGroup):
     """Turns a custlens error into ``error: …`` and exit code 1 (a traceback with --debug)."""
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_metavars(super().get_params(ctx))
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _optional_values(args))  # type: ignore[no-any-return]
 
@@ -46,6 +49,57 @@ class _Commands(TyperGroup):
             # soft_wrap: a long path must stay on one line, copyable.
             err_console.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
             raise typer.Exit(1) from None
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_metavars(super().get_params(ctx))
+
+
+class _App(typer.Typer):
+    """Every command is a :class:`_Command`."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+def _plain_metavars(params: list[Any]) -> list[Any]:
+    """Help shows what to type, not Python's types: a flag shows nothing (Typer would
+    print ``<bool>``), a value its kind (``TEXT``, ``INTEGER`` rather than
+    ``<list[str]>``, ``<int range>``); choices keep their list of values."""
+    # Typer 0.29 ships its own copy of Click with a type descriptor per parameter;
+    # older Typers hand Click's own parameters, with a Click type.
+    for param in params:
+        if param.param_type_name != "option" or param.metavar is not None:
+            continue
+        if param.is_flag:
+            param.metavar = ""
+            continue
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None:
+            if descriptor.is_choice:
+                continue
+            kind = param.bare_type()
+        else:
+            if param.type.name == "choice":
+                continue
+            kind = param.type.name
+        kind = kind.removeprefix("list[").removesuffix("]")
+        param.metavar = METAVARS.get(kind, kind.upper())
+    return params
+
+
+METAVARS = {
+    "str": "TEXT",
+    "text": "TEXT",
+    "int": "INTEGER",
+    "integer": "INTEGER",
+    "integer range": "INTEGER",
+    "float": "NUMBER",
+    "Path": "PATH",
+    "path": "PATH",
+}
 
 
 OPTIONAL_VALUES = {"--profile": ("table", ("table", "json"))}
@@ -63,7 +117,7 @@ def _optional_values(args: list[str]) -> list[str]:
     return out
 
 
-app = typer.Typer(
+app = _App(
     cls=_Commands,
     help="Customer and revenue analytics: MRR movements, growth KPIs and customer facts.",
     no_args_is_help=True,
@@ -210,6 +264,14 @@ def generate(
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")
     console.print(table)
+    duplicates = counts.get("customers", customers) - customers
+    if duplicates > 0:
+        console.print(
+            f"customers has {duplicates:,} more rows than --customers {customers:,}: the same "
+            "customers as CRM and support records, for identity resolution to merge "
+            f"({customers:,} once resolved).",
+            highlight=False,
+        )
 
 
 @app.command()

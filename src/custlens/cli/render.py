@@ -4,6 +4,7 @@ percentages are formatted for a person (:mod:`custlens.format`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
@@ -139,11 +140,8 @@ def emit(
     if format == OutputFormat.json:
         sys.stdout.write(frame.write_json() + "\n")
         return
-    table = Table(title=f"{title} ({frame.height:,})")
     kinds: list[Callable[[Any], str]] = []
     for name, dtype in frame.schema.items():
-        numeric = dtype.is_numeric()
-        table.add_column(name, justify="right" if numeric else "left")
         declared = (formats or {}).get(name)
         if declared == "currency":
             kinds.append(money)
@@ -161,9 +159,104 @@ def emit(
             kinds.append(number)
         else:
             kinds.append(_text)
-    for row in frame.iter_rows():
-        table.add_row(*(fmt(value) for fmt, value in zip(kinds, row, strict=True)))
-    console.print(table)
+    numeric = [dtype.is_numeric() for dtype in frame.schema.values()]
+    console.print(fitted_table(f"{title} ({frame.height:,})", frame, kinds, numeric))
+
+
+TEXT_MIN_WIDTH = 8
+"""The narrowest a text column is drawn before it is hidden instead."""
+
+HEADER_MIN_WIDTH = 6
+"""The narrowest a number's header folds to when even the numbers barely fit."""
+
+
+def fitted_table(
+    title: str, frame: Any, kinds: list[Callable[[Any], str]], numeric: list[bool]
+) -> Table:
+    """A table that never cuts a number at the console's width.
+
+    Numbers keep their full width and headers break after ``.`` and ``_``; text
+    columns share what is left and wrap. When the numbers and a narrow text column
+    each still do not fit, money is abbreviated ($143.2k); then text columns are
+    hidden from the right (the first column, the row's name, stays), and a caption
+    says which — ``--format csv`` or ``json`` gives every column whole.
+    """
+    from custlens.format import money, money_short
+
+    names = list(frame.columns)
+    values = list(frame.iter_rows())
+
+    def cells(formatters: list[Callable[[Any], str]]) -> list[list[str]]:
+        return [[f(v) for f, v in zip(formatters, row, strict=True)] for row in values]
+
+    squeeze = False  # True: number headers fold inside the numbers' own width
+
+    def number_width(i: int, shown: list[list[str]]) -> int:
+        words = [HEADER_MIN_WIDTH] if squeeze else [len(w) for w in _header_words(names[i])]
+        return max([len(r[i]) for r in shown] + words)
+
+    def needed(keep: list[int], shown: list[list[str]]) -> int:
+        # Each column costs its content, a border and a space of padding each side;
+        # the table one border more.
+        return 1 + sum(3 + (number_width(i, shown) if numeric[i] else TEXT_MIN_WIDTH) for i in keep)
+
+    available = console.width
+    keep = list(range(len(names)))
+    shown = cells(kinds)
+    if needed(keep, shown) > available:
+        shown = cells([money_short if f is money else f for f in kinds])
+    hidden: list[str] = []
+    while needed(keep, shown) > available:
+        text = [i for i in keep[1:] if not numeric[i]]
+        if not text:
+            break  # only numbers left: the terminal wraps the line rather than cut one
+        keep.remove(text[-1])
+        hidden.insert(0, names[text[-1]])
+    squeeze = needed(keep, shown) > available
+    for name in list(hidden) if squeeze else []:
+        # Folded number headers may leave room for a text column again.
+        column = names.index(name)
+        if needed(sorted([*keep, column]), shown) <= available:
+            keep = sorted([*keep, column])
+            hidden.remove(name)
+    caption = (
+        f"{', '.join(hidden)} hidden at this width (--format csv shows every column)"
+        if hidden
+        else None
+    )
+    texts = [i for i in keep if not numeric[i]]
+    spare = available - needed(keep, shown)
+    table = Table(title=title, caption=caption)
+    for i in keep:
+        if numeric[i]:
+            width = number_width(i, shown)
+            table.add_column(_header(names[i], width), justify="right", no_wrap=True, width=width)
+        else:
+            longest = max([len(r[i]) for r in shown] + [len(names[i])])
+            width = min(longest, TEXT_MIN_WIDTH + spare // len(texts))
+            width = max(width, min(TEXT_MIN_WIDTH, longest))
+            table.add_column(_header(names[i], width), overflow="fold", width=width)
+    for row in shown:
+        table.add_row(*(row[i] for i in keep))
+    return table
+
+
+def _header_words(name: str) -> list[str]:
+    """``subscriptions.paying_customers`` → ``subscriptions.``, ``paying_``, ``customers``."""
+    return re.findall(r"[^._]+[._]?|[._]", name) or [name]
+
+
+def _header(name: str, width: int) -> str:
+    """The header broken into lines of at most ``width`` at ``.`` and ``_`` (and inside
+    a word longer than ``width``)."""
+    lines = [""]
+    for whole in _header_words(name):
+        for start in range(0, len(whole), width):
+            word = whole[start : start + width]
+            if lines[-1] and len(lines[-1]) + len(word) > width:
+                lines.append("")
+            lines[-1] += word
+    return "\n".join(lines)
 
 
 def _text(value: object) -> str:
