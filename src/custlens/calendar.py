@@ -186,7 +186,8 @@ def resolve_range(
     - ``this month|quarter|year`` (and ``month|quarter|year to date``): the as-of
       date's period up to the as-of date;
     - ``last month|quarter|year``: the whole period before the as-of date's;
-    - ``today`` / ``yesterday``: the as-of date / the day before.
+    - ``today`` / ``yesterday``: the as-of date / the day before;
+    - ``from 2025-01-01 to 2025-03-31``: the fixed range, as Cube writes it.
     """
     if isinstance(value, list | tuple):
         if len(value) != 2:
@@ -198,6 +199,9 @@ def resolve_range(
             raise QueryError(f"{field}: the range ends ({last}) before it starts ({first})")
         return first, last
     text = " ".join(str(value).lower().split())
+    match = re.fullmatch(r"from (\S+) to (\S+)", text)
+    if match:  # Cube's spelling of a fixed range
+        return resolve_range([match.group(1), match.group(2)], as_of, field)
     if text == "today":
         return as_of, as_of
     if text == "yesterday":

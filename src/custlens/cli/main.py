@@ -23,6 +23,7 @@ from custlens.cli.render import (
     err_console,
     holdout_table,
     kpi_table,
+    period_labels,
     print_profile,
     print_run,
     profile_card,
@@ -462,7 +463,10 @@ def query(
     }
     with _open() as ws:
         result = ws.run_query(spec, role=_role(ws))
-    emit(result.frame, format, "Query", {c.name: c.format for c in result.columns})
+    frame = result.frame
+    if format == OutputFormat.table:
+        frame = period_labels(frame, [c.name for c in result.columns if c.kind == "time"])
+    emit(frame, format, "Query", {c.name: c.format for c in result.columns})
     _as_of_note(result.as_of)
     if result.truncated:
         err_console.print(f"[yellow]note:[/] cut at {result.frame.height:,} rows (server.max_rows)")

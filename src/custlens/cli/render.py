@@ -163,6 +163,25 @@ def emit(
     console.print(fitted_table(f"{title} ({frame.height:,})", frame, kinds, numeric))
 
 
+def period_labels(frame: Any, time_columns: list[str]) -> Any:
+    """Time columns as a person reads their grain: ``…quarter`` 2024-Q3, ``…month``
+    2024-07, ``…year`` 2024 (days and weeks stay dates). For tables only: csv and
+    json keep ISO dates for the programs that read them."""
+    import polars as pl
+
+    labels = {
+        "quarter": lambda c: pl.format("{}-Q{}", c.dt.year(), c.dt.quarter()),
+        "month": lambda c: c.dt.strftime("%Y-%m"),
+        "year": lambda c: c.dt.year().cast(pl.String),
+    }
+    columns = []
+    for name in time_columns:
+        grain = name.rsplit(".", 1)[-1]
+        if grain in labels and frame.schema.get(name) in (pl.Date, pl.Datetime):
+            columns.append(labels[grain](pl.col(name)).alias(name))
+    return frame.with_columns(columns) if columns else frame
+
+
 TEXT_MIN_WIDTH = 8
 """The narrowest a text column is drawn before it is hidden instead."""
 

@@ -94,6 +94,11 @@ class Condition(_Strict):
                 if "values" in data:
                     raise ValueError("give `value` or `values`, not both")
                 data["values"] = value if isinstance(value, list | tuple) else [value]
+            # Cube's `equals` with several values matches any of them.
+            values = data.get("values")
+            if isinstance(values, list | tuple) and len(values) > 1:
+                plural = {"equals": "in", "notEquals": "notIn"}
+                data["operator"] = plural.get(data.get("operator"), data.get("operator"))
         return data
 
     @field_validator("values", mode="before")
@@ -167,7 +172,7 @@ Group.model_rebuild()
 class TimeDimension(_Strict):
     dimension: str
     granularity: Granularity | None = None
-    date_range: str | tuple[str, str] | None = None
+    date_range: str | tuple[str, str] | None = Field(default=None, alias="dateRange")
 
 
 class Order(_Strict):
@@ -199,11 +204,35 @@ class Query(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _measures_alias(cls, data: Any) -> Any:
-        # Cube calls them measures; both are accepted.
-        if isinstance(data, dict) and "measures" in data:
-            data = dict(data)
+    def _cube_shape(cls, data: Any) -> Any:
+        # Cube's /load query is accepted as it is: measures, timeDimensions (with
+        # dateRange), order as {member: direction} or [[member, direction], …], and a
+        # timezone that can only be UTC (custlens's times are UTC).
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "measures" in data:
             data["metrics"] = [*data.get("metrics", []), *data.pop("measures")]
+        if "timeDimensions" in data:
+            data["time_dimensions"] = [
+                *data.get("time_dimensions", []),
+                *data.pop("timeDimensions"),
+            ]
+        if "order" in data:
+            order = data.pop("order")
+            pairs = order.items() if isinstance(order, dict) else order
+            try:
+                data["order_by"] = [
+                    *data.get("order_by", []),
+                    *({"id": member, "direction": direction} for member, direction in pairs),
+                ]
+            except (TypeError, ValueError):
+                raise ValueError(
+                    "order: give {member: 'asc' | 'desc', …} or [[member, direction], …]"
+                ) from None
+        timezone = data.pop("timezone", "UTC")
+        if str(timezone).upper() not in ("UTC", "ETC/UTC"):
+            raise ValueError(f"timezone: only UTC is supported, got {timezone!r}")
         return data
 
     @field_validator("filters", mode="before")
