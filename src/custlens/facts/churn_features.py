@@ -40,7 +40,8 @@ nothing to measure):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import date
+from typing import TYPE_CHECKING, TypeAlias
 
 import ibis
 
@@ -63,23 +64,41 @@ def customers(ctx: FactContext) -> ir.Table:
     return ctx["src_customers"].select("customer_id").distinct()
 
 
-def days_before(ctx: FactContext, at: ir.TimestampValue) -> ir.IntegerValue:
+AsOf: TypeAlias = "date | ir.Table"
+"""The as-of date of the features: one date (the fact), or a table of dates in a
+column ``as_of`` (the churn model's training snapshots, all in one query)."""
+
+KEYS = ["as_of", "customer_id"]
+
+
+def at_dates(table: ir.Table, dates: AsOf) -> ir.Table:
+    """``table`` with an ``as_of`` column: the one date, or a row per date of ``dates``.
+
+    One date is a literal column, which the engines fold back into constants (filters
+    still reach the scan); several dates are a cross join with their small table.
+    """
+    if isinstance(dates, date):
+        return table.mutate(as_of=ibis.literal(dates, "date"))
+    return table.cross_join(dates.select("as_of"))
+
+
+def days_before(as_of: ir.DateValue, at: ir.TimestampValue) -> ir.IntegerValue:
     """Whole calendar days from the date of ``at`` to the as-of date."""
-    return ibis.literal(ctx.as_of).delta(at.date(), unit="day").cast("int64")
+    return as_of.delta(at.date(), unit="day").cast("int64")
 
 
-def _until_as_of(ctx: FactContext, table: ir.Table, at: str) -> ir.Table:
+def _until_as_of(ctx: FactContext, dates: AsOf, table: ir.Table, at: str) -> ir.Table:
     """Rows of a customer-keyed source dated on or before A, with resolved ids and ``ago``."""
-    table = resolve_ids(ctx, table)
-    table = table.filter(table[at].date() <= ctx.as_of)
-    return table.mutate(ago=days_before(ctx, table[at]))
+    table = at_dates(resolve_ids(ctx, table), dates)
+    table = table.filter(table[at].date() <= table.as_of)
+    return table.mutate(ago=days_before(table.as_of, table[at]))
 
 
-def _usage(ctx: FactContext) -> ir.Table:
-    events = _until_as_of(ctx, ctx["src_usage_events"], "occurred_at")
+def _usage(ctx: FactContext, dates: AsOf) -> ir.Table:
+    events = _until_as_of(ctx, dates, ctx["src_usage_events"], "occurred_at")
     login = events.event_type == "login"
     recent = events.ago < WINDOW_DAYS
-    return events.group_by("customer_id").aggregate(
+    return events.group_by(KEYS).aggregate(
         last_login_at=events.occurred_at.max(where=login),
         logins_30d=events.count(where=login & (events.ago < LOGIN_DAYS)),
         logins_prior_30d=events.count(
@@ -89,15 +108,15 @@ def _usage(ctx: FactContext) -> ir.Table:
     )
 
 
-def _tickets(ctx: FactContext) -> ir.Table:
-    tickets = _until_as_of(ctx, ctx["src_support_tickets"], "opened_at")
+def _tickets(ctx: FactContext, dates: AsOf) -> ir.Table:
+    tickets = _until_as_of(ctx, dates, ctx["src_support_tickets"], "opened_at")
     recent = tickets.ago < WINDOW_DAYS
-    resolved = tickets.resolved_at.notnull() & (tickets.resolved_at.date() <= ctx.as_of)
+    resolved = tickets.resolved_at.notnull() & (tickets.resolved_at.date() <= tickets.as_of)
     hours = (tickets.resolved_at.epoch_seconds() - tickets.opened_at.epoch_seconds()).cast(
         "float64"
     ) / 3600.0
     with_sentiment = tickets.sentiment.notnull()
-    return tickets.group_by("customer_id").aggregate(
+    return tickets.group_by(KEYS).aggregate(
         latest_sentiment=tickets.sentiment.argmax(
             ibis.ifelse(with_sentiment, tickets.opened_at, ibis.null("timestamp"))
         ),
@@ -107,33 +126,31 @@ def _tickets(ctx: FactContext) -> ir.Table:
     )
 
 
-def _payments(ctx: FactContext) -> ir.Table:
-    tx = _until_as_of(ctx, ctx["src_transactions"], "created_at")
+def _payments(ctx: FactContext, dates: AsOf) -> ir.Table:
+    tx = _until_as_of(ctx, dates, ctx["src_transactions"], "created_at")
     failed = tx.status.fill_null("processed") == "failed"
-    return tx.group_by("customer_id").aggregate(
+    return tx.group_by(KEYS).aggregate(
         failed_payments_90d=tx.count(where=failed & (tx.ago < WINDOW_DAYS))
     )
 
 
-def _contracts(ctx: FactContext) -> ir.Table:
-    lines = resolve_ids(ctx, ctx["src_subscription_lines"])
+def _contracts(ctx: FactContext, dates: AsOf) -> ir.Table:
+    lines = at_dates(resolve_ids(ctx, ctx["src_subscription_lines"]), dates)
     current = lines.filter(
         lines.kind.fill_null("recurring") == "recurring",
-        lines.period_start <= ctx.as_of,
-        lines.period_end > ctx.as_of,
+        lines.period_start <= lines.as_of,
+        lines.period_end > lines.as_of,
     )
-    per = current.group_by("customer_id").aggregate(contract_end=current.period_end.max())
+    per = current.group_by(KEYS).aggregate(contract_end=current.period_end.max())
     return per.select(
-        "customer_id",
-        days_until_renewal=per.contract_end.delta(ibis.literal(ctx.as_of), unit="day").cast(
-            "int64"
-        ),
+        *KEYS,
+        days_until_renewal=per.contract_end.delta(per.as_of, unit="day").cast("int64"),
     )
 
 
-def _nps(ctx: FactContext) -> ir.Table:
-    answers = _until_as_of(ctx, ctx["src_nps_responses"], "responded_at")
-    return answers.group_by("customer_id").aggregate(
+def _nps(ctx: FactContext, dates: AsOf) -> ir.Table:
+    answers = _until_as_of(ctx, dates, ctx["src_nps_responses"], "responded_at")
+    return answers.group_by(KEYS).aggregate(
         latest_nps=answers.score.argmax(answers.responded_at).cast("int64"),
         latest_nps_at=answers.responded_at.max(),
     )
@@ -174,15 +191,23 @@ _PARTS = {
 )
 def build(ctx: FactContext) -> ir.Table:
     """Per customer: login recency and trend, support, adoption, payments, renewal, NPS."""
-    table = customers(ctx)
+    return features(ctx, ctx.as_of).drop("as_of")
+
+
+def features(ctx: FactContext, dates: AsOf) -> ir.Table:
+    """The features of every customer at each as-of date (column ``as_of``): the fact's
+    one date, or the churn model's training dates in a single query (twelve separate
+    snapshots cost Ibis seconds to build and compile, and Spark as many jobs)."""
+    table = at_dates(customers(ctx), dates)
     for source, part in _PARTS.items():
         if ctx.has(source):
-            table = table.left_join(part(ctx), "customer_id").drop("customer_id_right")
+            table = table.left_join(part(ctx, dates), KEYS).drop("as_of_right", "customer_id_right")
         else:
             table = table.mutate(**{c: ibis.null(t) for c, t in NULLS[source].items()})
     has_usage = ctx.has("src_usage_events")
     if has_usage:
-        table = table.cross_join(_product_features(ctx))
+        products = _product_features(ctx, dates)
+        table = table.left_join(products, "as_of").drop("as_of_right")
     zero = ibis.literal(0, "int64")
     logins = table.logins_30d.fill_null(zero) if has_usage else table.logins_30d
     prior = table.logins_prior_30d.fill_null(zero) if has_usage else table.logins_prior_30d
@@ -192,7 +217,7 @@ def build(ctx: FactContext) -> ir.Table:
         else_="stable",
     )
     used = table.features_used_90d.fill_null(zero) if has_usage else table.features_used_90d
-    product = table.product_features if has_usage else ibis.null("int64")
+    product = table.product_features.fill_null(zero) if has_usage else ibis.null("int64")
     tickets = table.tickets_90d
     failed = table.failed_payments_90d
     if ctx.has("src_support_tickets"):
@@ -200,9 +225,10 @@ def build(ctx: FactContext) -> ir.Table:
     if ctx.has("src_transactions"):
         failed = failed.fill_null(zero)
     return table.select(
+        "as_of",
         "customer_id",
         "last_login_at",
-        days_since_last_login=days_before(ctx, table.last_login_at),
+        days_since_last_login=days_before(table.as_of, table.last_login_at),
         logins_30d=logins.cast("int64"),
         logins_prior_30d=prior.cast("int64"),
         login_trend=(trend if has_usage else ibis.null("string")),
@@ -222,8 +248,10 @@ def build(ctx: FactContext) -> ir.Table:
     )
 
 
-def _product_features(ctx: FactContext) -> ir.Table:
-    """One row: product_features, the distinct features anyone used up to A."""
-    events = ctx["src_usage_events"]
-    events = events.filter(events.occurred_at.date() <= ctx.as_of, events.feature.notnull())
-    return events.aggregate(product_features=events.feature.nunique().cast("int64"))
+def _product_features(ctx: FactContext, dates: AsOf) -> ir.Table:
+    """Per as-of date: product_features, the distinct features anyone used up to it."""
+    events = at_dates(ctx["src_usage_events"], dates)
+    events = events.filter(events.occurred_at.date() <= events.as_of, events.feature.notnull())
+    return events.group_by("as_of").aggregate(
+        product_features=events.feature.nunique().cast("int64")
+    )

@@ -9,9 +9,10 @@ month end h months before A, so that its label window ends on or before A;
 the ``training_months`` month ends up to it are the training dates.
 
 Rows. For each training date t, the ``churn_features`` fact is computed *as
-of t* (its builder with a :class:`~custlens.facts.registry.FactContext` whose
-as_of is t, so it reads only data dated on or before t) and joined to the
-customers paying at t (MRR > 0 in t's month, from ``customer_mrr``). The
+of t* (:func:`custlens.facts.churn_features.features` with the training dates
+as a small table, so every snapshot is one query and reads only data dated on
+or before its t) and joined to the customers paying at t (MRR > 0 in t's
+month, from ``customer_mrr``). The
 label ``churned`` is 1 when the customer's MRR is 0 in some month in
 (t, t + h] — data after t + h is never read, data after t only for the label.
 Which source ids make one customer (``customer_identity``) is taken from
@@ -91,33 +92,29 @@ def _mrr(ctx: FactContext) -> ir.Table:
     return mrr.group_by("customer_id", "month_idx").aggregate(mrr=ibis._.mrr.sum())
 
 
-def labels(ctx: FactContext, at: date, horizon_months: int) -> ir.Table:
-    """customer_id, mrr, churned: customers paying at ``at`` and whether they churn by at + h.
+def labels(ctx: FactContext, snapshots: ir.Table, horizon_months: int) -> ir.Table:
+    """as_of, customer_id, mrr, churned: for each date t of ``snapshots`` (column
+    ``as_of``), the customers paying at t and whether they churn by t + h.
 
-    Reads MRR of the months ``at`` … ``at`` + h only.
+    Reads MRR of the months t … t + h only.
     """
+    from custlens.calendar import month_index
+
     mrr = _mrr(ctx)
-    i = index_of(at)
-    window = mrr.filter(mrr.month_idx >= i, mrr.month_idx <= i + horizon_months)
-    later = window.month_idx > i
-    per = window.group_by("customer_id").aggregate(
-        mrr=window.mrr.max(where=window.month_idx == i),
+    dates = snapshots.select("as_of", i=month_index(snapshots.as_of))
+    window = mrr.join(dates, [mrr.month_idx >= dates.i, mrr.month_idx <= dates.i + horizon_months])
+    later = window.month_idx > window.i
+    per = window.group_by("as_of", "customer_id").aggregate(
+        mrr=window.mrr.max(where=window.month_idx == window.i),
         zero_months=window.count(where=later & (window.mrr <= 0)),
     )
     per = per.filter(per.mrr > 0)
     return per.select(
+        "as_of",
         "customer_id",
         mrr=per.mrr.cast("float64"),
         churned=ibis.ifelse(per.zero_months > 0, 1, 0).cast("int64"),
     )
-
-
-def features_at(ctx: FactContext, at: date) -> ir.Table:
-    """The ``churn_features`` table as it would have been computed on ``at``."""
-    from custlens.facts.churn_features import build
-
-    past = FactContext(ctx.tables, at, ctx.config)
-    return build(past)
 
 
 def paying_at(ctx: FactContext, at: date) -> ir.Table:
@@ -137,22 +134,33 @@ def _columns(table: ir.Table, *extra: str) -> ir.Table:
 def training_set(ctx: FactContext, dates: Sequence[date], horizon_months: int) -> ir.Table:
     """One row per training date and customer paying then: as_of, customer_id, features, churned.
 
+    Every date's features and labels are one query (the dates a small table joined
+    in), not one query per date.
+
     Raises:
         ModelFitError: no training dates (the history is shorter than the horizon).
     """
+    import polars as pl
+
+    from custlens.facts.churn_features import features
+
     if not dates:
         raise ModelFitError("no training dates: the history is shorter than the horizon")
-    parts = []
-    for at in dates:
-        rows = features_at(ctx, at).join(labels(ctx, at, horizon_months), "customer_id")
-        parts.append(_columns(rows, "churned").mutate(as_of=ibis.literal(at, "date")))
-    table = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return table.select("as_of", "customer_id", *FEATURES, "churned")
+    snapshots = ibis.memtable(pl.DataFrame({"as_of": list(dates)}, schema={"as_of": pl.Date}))
+    rows = features(ctx, snapshots).join(
+        labels(ctx, snapshots, horizon_months), ["as_of", "customer_id"]
+    )
+    return _columns(rows, "churned", "as_of").select("as_of", "customer_id", *FEATURES, "churned")
 
 
 def prediction_set(ctx: FactContext) -> ir.Table:
     """customer_id and the features at the as-of date of the customers paying then."""
-    current = ctx["churn_features"] if ctx.has("churn_features") else features_at(ctx, ctx.as_of)
+    from custlens.facts.churn_features import features
+
+    if ctx.has("churn_features"):
+        current = ctx["churn_features"]
+    else:
+        current = features(ctx, ctx.as_of).drop("as_of")
     return _columns(current.join(paying_at(ctx, ctx.as_of), "customer_id"))
 
 
