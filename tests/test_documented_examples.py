@@ -146,7 +146,7 @@ def test_every_custlens_line_of_the_readme_runs(tmp_path: Path, monkeypatch: Any
         if redirect:
             (tmp_path / redirect.strip()).write_text(done.stdout)
     assert (tmp_path / "growth.csv").exists() and (tmp_path / "acme" / "report.html").exists()
-    assert (tmp_path / "call-list.csv").read_text().startswith("customer_id")
+    assert (tmp_path / "call-list.csv").read_text().startswith("rank,customer_id,")
 
 
 @pytest.mark.parametrize(

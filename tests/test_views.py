@@ -77,7 +77,11 @@ def test_churn_risk_list_is_ordered_by_priority_with_reasons(ws: Workspace) -> N
     rows = at_risk(ws, "churn-risk").to_dicts()
     assert [r["customer_id"] for r in rows] == ["b", "a"]
     assert [r["name"] for r in rows] == ["Beta", "Alpha"]
-    assert rows[0]["priority"] == pytest.approx(179 / (181 / 3) * 9000)
+    # Ordered by priority (b: 2.967 × 9000 = 26,702 before a), shown as a rank, not
+    # as the dollar-like product.
+    assert [r["rank"] for r in rows] == [1, 2]
+    assert "priority" not in rows[0]
+    assert rows[0]["risk_score"] == pytest.approx(179 / (181 / 3))
     assert rows[0]["reason"] == "no purchase in 179 days, 3.0× the usual gap of 60 days"
     assert rows[1]["reason"] == "no purchase in 60 days, 2.4× the usual gap of 25 days"
     assert at_risk(ws, "churn-risk", top=1)["customer_id"].to_list() == ["b"]

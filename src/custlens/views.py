@@ -32,6 +32,8 @@ def at_risk(ws: Workspace | RoleView, by: AtRiskBy = "churn-risk", top: int = 10
     - ``churn-risk``: customers overdue against their own purchase rhythm
       (``churn_risk`` flagged), highest priority (risk × value) first.
 
+    Each list starts with ``rank`` (1 = call first) and ends with a ``reason``.
+
     Raises:
         NotFoundError: the fact behind the signal has not been computed.
     """
@@ -52,12 +54,14 @@ def at_risk(ws: Workspace | RoleView, by: AtRiskBy = "churn-risk", top: int = 10
         rows = table.filter(pl.col("flagged")).sort(
             ["priority", "customer_id"], descending=[True, False]
         )
-        columns = ["customer_id", "value", "days_since_last", "expected_gap_days", "risk_score",
-                   "priority"]  # fmt: skip
+        # Ordered by priority (risk score × spend), shown as the rank it gives: a
+        # product of a ratio and dollars reads as money, which it is not.
+        columns = ["customer_id", "value", "days_since_last", "expected_gap_days", "risk_score"]
     top_rows = rows.head(top)
     # Reasons are written for a person, in Python, over at most `top` rows.
     reasons = [_REASONS[by](row) for row in top_rows.iter_rows(named=True)]
     listed = top_rows.select(columns).with_columns(reason=pl.Series(reasons, dtype=pl.String))
+    listed = listed.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
     return _with_names(ws, listed)
 
 
@@ -109,6 +113,7 @@ def _with_names(ws: Workspace | RoleView, rows: pl.DataFrame) -> pl.DataFrame:
     if not wanted:
         return rows
     names = customers.select("customer_id", *wanted)
+    first = [c for c in ("rank", "customer_id") if c in rows.columns]
     return rows.join(names, on="customer_id", how="left", maintain_order="left").select(
-        "customer_id", *wanted, *[c for c in rows.columns if c != "customer_id"]
+        *first, *wanted, *[c for c in rows.columns if c not in first]
     )

@@ -113,7 +113,7 @@ class OutputFormat(StrEnum):
 
 
 MONEY_COLUMNS = {
-    "current_mrr", "monetary", "value", "priority", "total_revenue", "avg_lifetime_value",
+    "current_mrr", "monetary", "value", "total_revenue", "avg_lifetime_value",
     "total_spend", "slope", "mean_mrr",
 }  # fmt: skip
 
