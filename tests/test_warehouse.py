@@ -173,3 +173,36 @@ def test_run_prepared_checks_its_parameters(make_workspace):
 
     with pytest.raises(TypeError, match="string parameters"):
         wh.run_prepared(("amount",), numeric, ["1.5"])
+
+
+def test_a_file_held_by_another_process_is_an_error_naming_it(tmp_path) -> None:
+    # DuckDB lets one process write a file; a second gets a raw lock error. After
+    # the wait, custlens says who holds it and what to do.
+    import subprocess
+    import sys
+
+    from custlens.errors import WarehouseError
+    from custlens.warehouse.duckdb import _connect
+
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "c.execute('CREATE TABLE t (a INT)'); print('ready', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(WarehouseError) as refused:
+            _connect(str(path), {}, wait=0.3)
+    finally:
+        holder.kill()
+        holder.wait()
+    message = str(refused.value)
+    assert f"in use by process {holder.pid}" in message
+    assert "waited 0.3 s" in message and "custlens serve" in message

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -214,9 +215,23 @@ def _connect(path: str, settings: dict[str, Any], wait: float = 10.0) -> Any:
         try:
             return ibis.duckdb.connect(path, **settings)
         except Exception as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+            if "lock" not in str(exc).lower():
                 raise
+            if time.monotonic() > deadline:
+                raise WarehouseError(_locked(path, str(exc), wait)) from None
             time.sleep(0.2)
+
+
+def _locked(path: str, message: str, wait: float) -> str:
+    """What to tell a person whose command found the warehouse file held by another
+    process (DuckDB's own message names a lock and a PID)."""
+    pid = re.search(r"PID (\d+)", message)
+    holder = f"process {pid.group(1)}" if pid else "another process"
+    return (
+        f"{path} is in use by {holder} (another `custlens run` or `load`, or a program "
+        f"with the file open); waited {wait:g} s. Let it finish, or stop it, and try "
+        "again — a `custlens serve` never holds it: it reads a serving copy"
+    )
 
 
 # -- serving a DuckDB file while a run writes it ---------------------------
