@@ -30,14 +30,23 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def money(value: float | None, symbol: str = "$") -> str:
-    """$1,234,567 (whole units from 100 up, cents below); — for a missing value."""
+def money(value: float | None, symbol: str = "$", *, whole: bool | None = None) -> str:
+    """$1,234,567 (whole units from 100 up, cents below; ``whole`` decides instead,
+    so a column reads one way); — for a missing value."""
     if _missing(value):
         return "—"
     assert value is not None
     sign = "-" if value < 0 else ""
     amount = abs(value)
-    return f"{sign}{symbol}{amount:,.0f}" if amount >= 100 else f"{sign}{symbol}{amount:,.2f}"
+    if whole is None:
+        whole = amount >= 100
+    return f"{sign}{symbol}{amount:,.0f}" if whole else f"{sign}{symbol}{amount:,.2f}"
+
+
+def whole_money(values: list[float | None]) -> bool:
+    """Whether a column of amounts reads in whole units: when any reaches 100, all do
+    ($0 beside $300, never $0.00 beside $300)."""
+    return any(not _missing(v) and abs(v) >= 100 for v in values)  # type: ignore[arg-type]
 
 
 def money_short(value: float | None, symbol: str = "$") -> str:

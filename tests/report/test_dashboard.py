@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -86,6 +87,8 @@ def test_kpi_tiles_carry_growth_summarys_last_month(workspace: Path, page: str) 
     last = growth.row(growth.height - 1, named=True)
     tiles = kpi_values(page)
     assert list(tiles) == [kpi.column for kpi in KPIS]
+    # Computed in growth_summary, and shown: unit economics beside the growth KPIs.
+    assert {"arpa", "ltv", "cac_payback_months", "ltv_to_cac"} <= set(tiles)
     for column, value in tiles.items():
         expected = last[column]
         assert value == (None if expected is None else float(expected)), column
@@ -223,3 +226,51 @@ def test_demo_ends_by_writing_the_report_and_printing_its_path(tmp_path: Path) -
     target = (folder / "report.html").resolve()
     assert result.output.rstrip().splitlines()[-1] == f"Dashboard: {target}"
     assert len(kpi_values(target.read_text(encoding="utf-8"))) == len(KPIS)
+
+
+def test_a_money_column_reads_one_way() -> None:
+    # $0.00 beside $300 read as two kinds of number: a column with an amount of 100
+    # or more is in whole dollars throughout, one below it in cents throughout.
+    from custlens.report import widgets
+
+    big = pl.DataFrame({"segment": ["A", "B"], "current_mrr": [0.0, 300.0]})
+    small = pl.DataFrame({"segment": ["A", "B"], "current_mrr": [0.5, 12.25]})
+    columns = {"segment": "Segment", "current_mrr": "MRR"}
+    assert re.findall(r'class="num">([^<]*)<', widgets.table(big, columns, "t")) == ["$0", "$300"]
+    assert re.findall(r'class="num">([^<]*)<', widgets.table(small, columns, "t")) == [
+        "$0.50",
+        "$12.25",
+    ]
+
+
+def test_bridge_axes_share_their_zero_and_count_in_whole_customers() -> None:
+    from datetime import date
+
+    from custlens.report import charts
+
+    # Movements from −70 to +150, MRR up to 200: both axes get 5 % headroom and the
+    # zero at the same height, −70 / 150 of each range's top.
+    left, right = charts._aligned_ranges(-70.0, 150.0, [100.0, 200.0])
+    assert left == pytest.approx([-73.5, 157.5])
+    assert right == pytest.approx([210.0 * -73.5 / 157.5, 210.0])
+    assert left[0] / left[1] == pytest.approx(right[0] / right[1])
+    # A customer axis spanning fewer than ten steps by one customer (not halves).
+    assert charts._whole({"tickformat": ",d"}, [-1.05, 2.1]) == {"dtick": 1}
+    assert charts._whole({"tickformat": ",d"}, [-20.0, 300.0]) == {}
+    assert charts._whole({"tickformat": ".3~s"}, [-1.0, 2.0]) == {}
+
+    counts = pl.DataFrame(
+        {
+            "month": [date(2024, m, 1) for m in (1, 2, 3, 4)],
+            "value_type_id": [1] * 4,
+            "new": [2, 1, 0, 1],
+            "reactivated": [0, 0, 0, 0],
+            "churned": [0, 0, 1, 0],
+            "ending_balance": [2, 3, 2, 3],
+        }
+    )
+    html = charts.customer_bridge_section(counts)
+    # Four months: a label per month, each bar in the middle of its month.
+    assert '"ticklabelmode":"period"' in html and '"dtick":"M1"' in html
+    assert '"xperiod":"M1"' in html and '"xperiodalignment":"middle"' in html
+    assert '"dtick":1' in html

@@ -80,42 +80,80 @@ def _bridge_figure(
 
     months = frame["month"].to_list()
     fig = go.Figure()
+    ups = [0.0] * len(months)
+    downs = [0.0] * len(months)
     for column, label, sign, colour in bars:
+        values = [None if v is None else sign * v for v in frame[column].to_list()]
+        for i, v in enumerate(values):
+            if v is not None:
+                (ups if v > 0 else downs)[i] += v
         fig.add_bar(
             x=months,
-            y=[None if v is None else sign * v for v in frame[column].to_list()],
+            y=values,
             name=label,
             marker_color=colour,
+            # Each bar is its month, drawn in the month's middle (not on its first
+            # day, where it sat under the month before).
+            xperiod="M1",
+            xperiodalignment="middle",
             hovertemplate=f"{label}: {hover}<extra></extra>",
         )
     column, name, label = line
+    balance = [v for v in frame[column].to_list() if v is not None]
     fig.add_scatter(
         x=months,
         y=frame[column].to_list(),
         name=name,
         yaxis="y2",
         mode="lines+markers",
+        xperiod="M1",
+        xperiodalignment="middle",
         line={"color": "#111827", "width": 2},
         marker={"size": 4},
         hovertemplate=f"{label}: {hover}<extra></extra>",
     )
+    left, right = _aligned_ranges(min(downs, default=0.0), max(ups, default=0.0), balance)
     fig.update_layout(
         **w.layout(
             barmode="relative",
             hovermode="x unified",
-            xaxis=w.month_axis(),
-            yaxis={**axis, "title": {"text": "Movement"}},
+            xaxis=w.month_axis(len(months)),
+            yaxis={**axis, **_whole(axis, left), "title": {"text": "Movement"}, "range": left},
             yaxis2={
                 **axis,
+                **_whole(axis, right),
                 "title": {"text": label},
                 "overlaying": "y",
                 "side": "right",
                 "showgrid": False,
-                "rangemode": "tozero",
+                "range": right,
             },
         )
     )
     return fig
+
+
+def _aligned_ranges(
+    low: float, high: float, balance: list[float]
+) -> tuple[list[float], list[float]]:
+    """Ranges for the movements' axis and the balance's that put both zeros at the same
+    height (so a loss below the line reads against the same zero), with 5 % headroom."""
+    low, high = min(low, 0.0) * 1.05, max(high, 0.0) * 1.05
+    top = max([*balance, 0.0]) * 1.05
+    if high <= 0:
+        high = -low if low < 0 else 1.0
+    if top <= 0:
+        top = 1.0
+    # The zero sits at the same fraction of both axes: low / high = bottom / top.
+    return [low, high], [top * low / high, top]
+
+
+def _whole(axis: dict[str, Any], span: list[float]) -> dict[str, Any]:
+    """A step of 1 on a count axis that spans fewer than ten (Plotly would put ticks
+    at halves, printed 2, 2, 1, 1, 0, −1)."""
+    if axis.get("tickformat") == ",d" and span[1] - span[0] < 10:
+        return {"dtick": 1}
+    return {}
 
 
 def mrr_movements_section(growth: pl.DataFrame | None) -> str:

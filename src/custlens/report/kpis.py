@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     pass
 
 
-Kind = Literal["money", "count", "rate", "ratio"]
+Kind = Literal["money", "count", "rate", "ratio", "months"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ KPIS: tuple[Kpi, ...] = (
     Kpi("gross_revenue_retention", "Gross revenue retention", "rate"),
     Kpi("quick_ratio", "Quick ratio", "ratio"),
     Kpi("customer_churn_rate", "Customer churn rate", "rate", higher_is_better=False),
+    Kpi("arpa", "ARPA", "money"),
+    Kpi("ltv", "LTV", "money"),
+    Kpi("cac_payback_months", "CAC payback", "months", higher_is_better=False),
+    Kpi("ltv_to_cac", "LTV / CAC", "ratio"),
 )
 
 
@@ -91,6 +95,8 @@ def _delta(kpi: Kpi, value: Any, before: Any) -> tuple[str, str]:
         text = f"{change * 100:+.1f} pp vs last month"
     elif kpi.kind == "ratio":
         text = f"{change:+.2f} vs last month"
+    elif kpi.kind == "months":
+        text = f"{change:+.1f} months vs last month"
     else:
         absolute = money(abs(change)) if kpi.kind == "money" else number(abs(change))
         sign = "+" if change >= 0 else "−"
@@ -128,4 +134,5 @@ _FORMATS: dict[Kind, Callable[[Any], str]] = {
     "count": number,
     "rate": percent,
     "ratio": ratio,
+    "months": lambda v: "—" if _absent(v) else f"{v:,.1f} months",
 }

@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 
-from custlens.format import money, number, percent
+from custlens.format import money, number, percent, whole_money
 
 
 def card(
@@ -72,8 +72,18 @@ def div(fig: Any, div_id: str, height: int = 360) -> str:
     return f'<div class="chart" style="height:{height}px">{inner}</div>'
 
 
-def month_axis() -> dict[str, Any]:
-    return {"type": "date", "tickformat": "%b %Y", "hoverformat": "%B %Y"}
+def month_axis(months: int | None = None) -> dict[str, Any]:
+    """A monthly date axis: one label per month period (every month up to a year of
+    them, else every quarter), never a label repeated between two months."""
+    axis = {
+        "type": "date",
+        "tickformat": "%b %Y",
+        "hoverformat": "%B %Y",
+        "ticklabelmode": "period",
+    }
+    if months is not None:
+        axis["dtick"] = "M1" if months <= 12 else "M3" if months <= 36 else "M12"
+    return axis
 
 
 def money_axis(**extra: Any) -> dict[str, Any]:
@@ -86,7 +96,6 @@ def money_axis(**extra: Any) -> dict[str, Any]:
 MONEY_COLUMNS = {
     "value",
     "current_mrr",
-    "priority",
     "monetary",
     "total_revenue",
     "avg_lifetime_value",
@@ -104,12 +113,17 @@ def table(frame: pl.DataFrame, columns: dict[str, str], table_id: str) -> str:
     """An HTML table of ``columns`` (name → heading), numbers formatted for a person."""
     head = "".join(f"<th>{esc(title)}</th>" for title in columns.values())
     lines = []
+    whole = {
+        name: whole_money(frame[name].to_list())
+        for name in columns
+        if name in MONEY_COLUMNS and name in frame.columns
+    }
     for row in frame.iter_rows(named=True):
         cells = []
         for name in columns:
             value = row.get(name)
             if name in MONEY_COLUMNS:
-                cells.append(f'<td class="num">{esc(money(value))}</td>')
+                cells.append(f'<td class="num">{esc(money(value, whole=whole.get(name)))}</td>')
             elif name in PERCENT_COLUMNS:
                 cells.append(f'<td class="num">{esc(percent(value))}</td>')
             elif isinstance(value, int | float) and not isinstance(value, bool):
