@@ -106,6 +106,21 @@ def visit(browser: Any, url: str, viewport: dict[str, int]) -> Visit:
     return seen
 
 
+TABLES = """() => Array.from(document.querySelectorAll('.scroll')).map(box => {
+  const table = box.querySelector('table');
+  return {
+    id: table ? table.id : '',
+    overflows: box.scrollWidth > box.clientWidth + 1,
+    background: getComputedStyle(box).backgroundImage,
+    clippedHeaders: Array.from(box.querySelectorAll('th'))
+      .filter(th => th.scrollWidth > th.clientWidth + 1).map(th => th.textContent),
+  };
+})"""
+
+LONG_TEXT_WIDTHS = """() => Array.from(document.querySelectorAll('td.long'))
+  .map(td => td.getBoundingClientRect().width)"""
+
+
 def check(seen: Visit, url: str, last_month: dict[str, Any]) -> None:
     """The assertions every page must pass, wherever it was loaded from."""
     assert seen.errors == []
@@ -143,6 +158,16 @@ def test_the_report_reads_on_a_phone(
         list(CHART_IDS),
     )
     assert all(w > PHONE["width"] * 0.8 for w in widths), widths
+    # A table wider than the screen scrolls inside its card and shows that it does
+    # (shadows at the edges); no header is cut; a long text column stays readable.
+    tables = seen.page.evaluate(TABLES)
+    assert tables
+    for table in tables:
+        if table["overflows"]:
+            assert "gradient" in table["background"], table["id"]
+        assert table["clippedHeaders"] == [], table["id"]
+    reasons = seen.page.evaluate(LONG_TEXT_WIDTHS)  # the at-risk tables' "Why"
+    assert reasons and all(w >= 150 for w in reasons), reasons
     seen.page.screenshot(path=str(tmp_path / "report-phone.png"), full_page=True)
     seen.page.close()
 

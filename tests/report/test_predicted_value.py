@@ -74,3 +74,24 @@ def test_without_clv_predictions_the_section_is_a_note(tmp_path: Path) -> None:
     assert "No clv_predictions table in this workspace" in page
     for chart_id in CHART_IDS:
         assert f'id="{chart_id}"' not in page
+
+
+def test_a_skipped_fit_is_named_as_the_reason(tmp_path: Path) -> None:
+    # One purchase each: nobody repeats, so the CLV models cannot be fitted and the
+    # run skips clv_predictions with the reason; the card gives that reason, not
+    # "load the sources it needs" (they are loaded).
+    transactions = pl.DataFrame(
+        {
+            "transaction_id": ["t1", "t2", "t3"],
+            "customer_id": ["a", "b", "c"],
+            "created_at": [datetime(2024, m, 10) for m in (1, 2, 3)],
+            "amount": [10.0, 20.0, 30.0],
+        }
+    )
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.load({"transactions": transactions})
+        result = ws.run(as_of=date(2024, 6, 1))
+        assert "clv_predictions" in result.skipped
+        page = build_report(ws)
+    assert "No clv_predictions table: the latest run skipped it (model not fitted" in page
+    assert "load the sources it needs" not in page.split('id="section-clv"')[1][:600]

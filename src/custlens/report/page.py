@@ -39,7 +39,15 @@ header.top p{margin:4px 0 0;color:#4b5563;font-size:.9rem}
 .note{color:#92400e;background:#fffbeb;border:1px solid #fde68a;border-radius:8px;
  padding:10px 12px;font-size:.88rem}
 .chart{width:100%}
-.scroll{overflow-x:auto}
+.scroll{overflow-x:auto;
+ background:linear-gradient(to right,#fff 30%,rgba(255,255,255,0)) left/24px 100%
+ no-repeat local,
+ linear-gradient(to left,#fff 30%,rgba(255,255,255,0)) right/24px 100% no-repeat local,
+ radial-gradient(farthest-side at 0 50%,rgba(0,0,0,.2),rgba(0,0,0,0)) left/10px 100%
+ no-repeat scroll,
+ radial-gradient(farthest-side at 100% 50%,rgba(0,0,0,.2),rgba(0,0,0,0)) right/10px 100%
+ no-repeat scroll}
+table.data td.long{min-width:14em}
 table.data{border-collapse:collapse;width:100%;font-size:.86rem}
 table.data th,table.data td{padding:6px 8px;border-bottom:1px solid #e5e7eb;text-align:left;
  vertical-align:top}

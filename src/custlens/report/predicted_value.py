@@ -44,7 +44,8 @@ def _segments(ws: Workspace | RoleView, clv: pl.DataFrame) -> tuple[pl.DataFrame
 def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None) -> str:
     """The predicted-value cards as HTML, or a note when ``clv_predictions`` is absent."""
     if clv is None or clv.height == 0:
-        return w.card("section-clv", "Predicted customer value", w.missing("clv_predictions"))
+        why = w.skipped_facts(ws).get("clv_predictions")
+        return w.card("section-clv", "Predicted customer value", w.missing("clv_predictions", why))
     import plotly.graph_objects as go
 
     horizon = _horizon(ws)

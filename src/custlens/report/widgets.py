@@ -27,11 +27,28 @@ def note(text: str) -> str:
     return f'<div class="note">{esc(text)}</div>'
 
 
-def missing(fact: str) -> str:
+def missing(fact: str, skipped: str | None = None) -> str:
+    """Why a section is empty: the latest run's reason for skipping the fact when there
+    is one (a model that could not be fitted), else what to load."""
+    if skipped:
+        return note(f"No {fact} table: the latest run skipped it ({skipped}).")
     return note(
         f"No {fact} table in this workspace: load the sources it needs and run "
         "`custlens run` to see this section."
     )
+
+
+def skipped_facts(ws: Any) -> dict[str, str]:
+    """Fact → why the latest successful run skipped it (``_custlens_runs.skipped``)."""
+    import json
+
+    runs = ws.runs()
+    if runs.height == 0 or "skipped" not in runs.columns:
+        return {}
+    done = runs.filter(pl.col("status") == "succeeded")
+    if done.height == 0 or done["skipped"][0] is None:
+        return {}
+    return dict(json.loads(done["skipped"][0]))
 
 
 def esc(value: object) -> str:
@@ -129,7 +146,10 @@ def table(frame: pl.DataFrame, columns: dict[str, str], table_id: str) -> str:
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 cells.append(f'<td class="num">{esc(number(value))}</td>')
             else:
-                cells.append(f"<td>{esc('—' if value is None else value)}</td>")
+                text = "—" if value is None else str(value)
+                # A sentence (a reason) keeps a readable width beside the numbers.
+                attribute = ' class="long"' if len(text) > 40 else ""
+                cells.append(f"<td{attribute}>{esc(text)}</td>")
         lines.append(f"<tr>{''.join(cells)}</tr>")
     return (
         f'<div class="scroll"><table class="data" id="{table_id}"><thead><tr>{head}</tr></thead>'
