@@ -117,6 +117,15 @@ TABLES = """() => Array.from(document.querySelectorAll('.scroll')).map(box => {
   };
 })"""
 
+TOOLBAR_OVER_TOGGLE = """() => {
+  const chart = document.getElementById('chart-cohort-retention');
+  const bar = chart.querySelector('.modebar');
+  const toggle = chart.querySelector('.updatemenu-container');
+  if (!bar || !toggle) return 'missing ' + (!bar ? 'modebar' : 'toggle');
+  const a = bar.getBoundingClientRect(), b = toggle.getBoundingClientRect();
+  return a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+}"""
+
 LONG_TEXT_WIDTHS = """() => Array.from(document.querySelectorAll('td.long'))
   .map(td => td.getBoundingClientRect().width)"""
 
@@ -166,6 +175,9 @@ def test_the_report_reads_on_a_phone(
         if table["overflows"]:
             assert "gradient" in table["background"], table["id"]
         assert table["clippedHeaders"] == [], table["id"]
+    # Plotly's toolbar, shown on touch or hover, leaves the cohort toggle free.
+    seen.page.hover("#chart-cohort-retention")
+    assert not seen.page.evaluate(TOOLBAR_OVER_TOGGLE)
     reasons = seen.page.evaluate(LONG_TEXT_WIDTHS)  # the at-risk tables' "Why"
     assert reasons and all(w >= 150 for w in reasons), reasons
     seen.page.screenshot(path=str(tmp_path / "report-phone.png"), full_page=True)

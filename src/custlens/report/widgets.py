@@ -70,6 +70,9 @@ def layout(**extra: Any) -> dict[str, Any]:
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
         "legend": {"orientation": "h", "yanchor": "top", "y": -0.14, "x": 0},
         "autosize": True,
+        # Plotly's toolbar down the right edge: across the top it covered the cohort
+        # chart's Logo/Revenue toggle on a phone.
+        "modebar": {"orientation": "v"},
     }
     layout.update(extra)
     return layout
