@@ -529,3 +529,19 @@ def test_generate_says_why_customers_has_more_rows(tmp_path: Path) -> None:
     assert rows == 202  # 1 % duplicates from CRM and support
     assert "customers has 2 more rows than --customers 200" in flat(result.output)
     assert "identity resolution" in flat(result.output)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["query", "--bogus"], "error: No such option: --bogus"),
+        (["query", "-m", "mrr", "--limit", "0"], "error: Invalid value for '--limit'"),
+    ],
+)
+def test_click_usage_errors_read_like_every_other_error(argv: list[str], message: str) -> None:
+    # One shape for every error: `error: …` and how to get help, never a boxed panel.
+    result = CliRunner().invoke(app, argv, prog_name="custlens")
+    assert result.exit_code == 2
+    assert result.output.startswith(message), result.output
+    assert "Try 'custlens query --help' for help." in result.output
+    assert "╭" not in result.output

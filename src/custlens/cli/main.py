@@ -38,6 +38,30 @@ class _Commands(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         return _plain_metavars(super().get_params(ctx))
 
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Click's own errors (an unknown option, a bad value) in custlens's words and
+        # shape, `error: …` like every other error, rather than Typer's boxed panel.
+        from typer._click.exceptions import ClickException, UsageError
+
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except UsageError as exc:
+            if not exc.format_message().strip():  # no arguments: the help was shown
+                raise SystemExit(exc.exit_code) from None
+            hint = ""
+            if exc.ctx is not None:
+                hint = f"\nTry '{exc.ctx.command_path} --help' for help."
+            err_console.print(f"[red]error:[/] {escape(exc.format_message())}{hint}",
+                              soft_wrap=True)  # fmt: skip
+            raise SystemExit(exc.exit_code) from None
+        except ClickException as exc:
+            err_console.print(f"[red]error:[/] {escape(exc.format_message())}", soft_wrap=True)
+            raise SystemExit(exc.exit_code) from None
+        # Outside standalone mode Click returns an Exit's code instead of exiting;
+        # the commands themselves return None.
+        raise SystemExit(code or 0)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _optional_values(args))  # type: ignore[no-any-return]
 
