@@ -110,3 +110,26 @@ def test_the_cli_prints_quarters_as_a_person_reads_them(duck) -> None:
         assert quarter in table.stdout
     csv = CliRunner().invoke(app, [*argv, "--format", "csv"])
     assert "2024-04-01" in csv.stdout  # programs get ISO dates
+
+
+def test_a_malformed_cube_query_is_a_query_error_naming_the_field() -> None:
+    # Each of these raised a TypeError in the shape conversion (a 500 over HTTP).
+    import pytest
+
+    from custlens.errors import QueryError
+    from custlens.semantic.query import parse_query
+
+    for body, field in [
+        ({"metrics": 5, "measures": ["sales.total"]}, "measures"),
+        ({"timeDimensions": 3}, "timeDimensions"),
+        ({"measures": ["sales.total"], "order": [1, 2]}, "order"),
+        (
+            {
+                "measures": ["sales.total"],
+                "filters": [{"member": "sales.channel", "operator": ["x"], "values": [1, 2]}],
+            },
+            "filters.0.operator",
+        ),
+    ]:
+        with pytest.raises(QueryError, match=field):
+            parse_query(body)

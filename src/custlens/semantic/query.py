@@ -95,10 +95,9 @@ class Condition(_Strict):
                     raise ValueError("give `value` or `values`, not both")
                 data["values"] = value if isinstance(value, list | tuple) else [value]
             # Cube's `equals` with several values matches any of them.
-            values = data.get("values")
-            if isinstance(values, list | tuple) and len(values) > 1:
-                plural = {"equals": "in", "notEquals": "notIn"}
-                data["operator"] = plural.get(data.get("operator"), data.get("operator"))
+            values, operator = data.get("values"), data.get("operator")
+            if isinstance(values, list | tuple) and len(values) > 1 and isinstance(operator, str):
+                data["operator"] = {"equals": "in", "notEquals": "notIn"}.get(operator, operator)
         return data
 
     @field_validator("values", mode="before")
@@ -211,25 +210,19 @@ class Query(_Strict):
         if not isinstance(data, dict):
             return data
         data = dict(data)
-        if "measures" in data:
-            data["metrics"] = [*data.get("metrics", []), *data.pop("measures")]
-        if "timeDimensions" in data:
-            data["time_dimensions"] = [
-                *data.get("time_dimensions", []),
-                *data.pop("timeDimensions"),
-            ]
+        for cube_name, name in (("measures", "metrics"), ("timeDimensions", "time_dimensions")):
+            if cube_name in data:
+                data[name] = _joined(data.get(name), data.pop(cube_name), cube_name)
         if "order" in data:
             order = data.pop("order")
             pairs = order.items() if isinstance(order, dict) else order
             try:
-                data["order_by"] = [
-                    *data.get("order_by", []),
-                    *({"id": member, "direction": direction} for member, direction in pairs),
-                ]
+                given = [{"id": member, "direction": direction} for member, direction in pairs]
             except (TypeError, ValueError):
                 raise ValueError(
                     "order: give {member: 'asc' | 'desc', …} or [[member, direction], …]"
                 ) from None
+            data["order_by"] = _joined(data.get("order_by"), given, "order")
         timezone = data.pop("timezone", "UTC")
         if str(timezone).upper() not in ("UTC", "ETC/UTC"):
             raise ValueError(f"timezone: only UTC is supported, got {timezone!r}")
@@ -248,6 +241,13 @@ class Query(_Strict):
             if isinstance(item, Group) and item.depth > MAX_DEPTH:
                 raise ValueError(f"filters.{i}: filters nest at most {MAX_DEPTH} groups deep")
         return self
+
+
+def _joined(ours: Any, cubes: Any, field: str) -> list[Any]:
+    """A list given both ways (``metrics`` and Cube's ``measures``), as one list."""
+    if not isinstance(ours, list | tuple | type(None)) or not isinstance(cubes, list | tuple):
+        raise ValueError(f"{field}: expected a list")
+    return [*(ours or []), *cubes]
 
 
 def parse_query(data: Any) -> Query:
