@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from custlens.cli import app
@@ -67,8 +68,6 @@ def test_order_as_a_member_to_direction_mapping(duck) -> None:
 
 
 def test_a_timezone_other_than_utc_is_refused(duck) -> None:
-    import pytest
-
     from custlens.errors import QueryError
 
     with pytest.raises(QueryError, match="only UTC"):
@@ -114,8 +113,6 @@ def test_the_cli_prints_quarters_as_a_person_reads_them(duck) -> None:
 
 def test_a_malformed_cube_query_is_a_query_error_naming_the_field() -> None:
     # Each of these raised a TypeError in the shape conversion (a 500 over HTTP).
-    import pytest
-
     from custlens.errors import QueryError
     from custlens.semantic.query import parse_query
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import ibis
 import numpy as np
 
-from custlens.calendar import index_of, month_end_of
+from custlens.calendar import index_of, month_end_of, month_index
 from custlens.errors import ModelFitError
 from custlens.facts.registry import FactContext
 
@@ -84,7 +84,6 @@ def training_dates(as_of: date, horizon_months: int, training_months: int) -> li
 
 def _mrr(ctx: FactContext) -> ir.Table:
     """customer_id (resolved), month_idx, mrr from the ``customer_mrr`` fact."""
-    from custlens.calendar import month_index
     from custlens.facts.identity import resolve_ids
 
     mrr = resolve_ids(ctx, ctx["customer_mrr"])
@@ -98,8 +97,6 @@ def labels(ctx: FactContext, snapshots: ir.Table, horizon_months: int) -> ir.Tab
 
     Reads MRR of the months t … t + h only.
     """
-    from custlens.calendar import month_index
-
     mrr = _mrr(ctx)
     dates = snapshots.select("as_of", i=month_index(snapshots.as_of))
     window = mrr.join(dates, [mrr.month_idx >= dates.i, mrr.month_idx <= dates.i + horizon_months])
@@ -155,12 +152,9 @@ def training_set(ctx: FactContext, dates: Sequence[date], horizon_months: int) -
 
 def prediction_set(ctx: FactContext) -> ir.Table:
     """customer_id and the features at the as-of date of the customers paying then."""
-    from custlens.facts.churn_features import features
+    from custlens.facts.churn_features import build
 
-    if ctx.has("churn_features"):
-        current = ctx["churn_features"]
-    else:
-        current = features(ctx, ctx.as_of).drop("as_of")
+    current = ctx["churn_features"] if ctx.has("churn_features") else build(ctx)
     return _columns(current.join(paying_at(ctx, ctx.as_of), "customer_id"))
 
 

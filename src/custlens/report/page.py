@@ -84,10 +84,8 @@ def page(title: str, body: str) -> str:
 
 def header(ws: Workspace | RoleView, heading: str, growth: pl.DataFrame | None) -> str:
     facts = []
-    runs = ws.runs()
-    done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
-    if done.height:
-        run = done.row(0, named=True)
+    run = w.latest_run(ws)
+    if run is not None:
         if run["as_of"] is not None:
             facts.append(f"Data as of {run['as_of']:%d %b %Y}")
         finished = run["finished_at"]

@@ -38,17 +38,21 @@ def missing(fact: str, skipped: str | None = None) -> str:
     )
 
 
+def latest_run(ws: Any) -> dict[str, Any] | None:
+    """The run log's row of the latest successful run, or None before the first."""
+    runs = ws.runs()
+    done = runs.filter(pl.col("status") == "succeeded") if runs.height else runs
+    return done.row(0, named=True) if done.height else None
+
+
 def skipped_facts(ws: Any) -> dict[str, str]:
     """Fact → why the latest successful run skipped it (``_custlens_runs.skipped``)."""
     import json
 
-    runs = ws.runs()
-    if runs.height == 0 or "skipped" not in runs.columns:
+    run = latest_run(ws)
+    if run is None or not run.get("skipped"):
         return {}
-    done = runs.filter(pl.col("status") == "succeeded")
-    if done.height == 0 or done["skipped"][0] is None:
-        return {}
-    return dict(json.loads(done["skipped"][0]))
+    return dict(json.loads(run["skipped"]))
 
 
 def esc(value: object) -> str:
