@@ -112,6 +112,45 @@ QUERY_EXAMPLES = {
 """Named examples of the query body, shown by /docs and executed by the tests."""
 
 
+class RequestLog:
+    """One line per request on the ``custlens.server`` logger: method, path, status,
+    milliseconds and the caller's role (set by the route on ``request.state``).
+
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware
+    streams every response through an extra task and queue, which cost about a tenth
+    of the throughput of eight concurrent clients.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = clock.perf_counter()
+        status = 500  # unless the app answers
+
+        async def sending(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            # The path alone: `/?key=…` must never reach a log.
+            log.info(
+                "%s %s %d %.0f ms role=%s",
+                scope["method"],
+                scope["path"],
+                status,
+                (clock.perf_counter() - started) * 1000,
+                scope.get("state", {}).get("role") or "-",
+            )
+
+
 def login_page(message: str) -> str:
     """The page that asks for an API key (``message`` says why)."""
     import html
@@ -241,24 +280,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             {"status": 500, "error": f"internal error ({type(exc).__name__})"}, status_code=500
         )
 
-    @app.middleware("http")
-    async def log_request(request: Request, call_next: Any) -> Response:
-        started = clock.perf_counter()
-        status = 500  # unless the app answers
-        try:
-            response: Response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            # The path alone: `/?key=…` must never reach a log.
-            log.info(
-                "%s %s %d %.0f ms role=%s",
-                request.method,
-                request.url.path,
-                status,
-                (clock.perf_counter() - started) * 1000,
-                getattr(request.state, "role", None) or "-",
-            )
+    app.add_middleware(RequestLog)
 
     def role_of(request: Request, cookie: bool = False) -> Role:
         key = request.headers.get("x-api-key")
