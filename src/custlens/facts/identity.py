@@ -171,7 +171,8 @@ def components(ctx: FactContext, customers: ir.Table, label: ir.StringValue) -> 
         edges = _round(edges)
         rounds += 1
         if rounds in (check, cap):
-            if not edges.changed.any().fill_null(False).execute():
+            changed = edges.changed.any().fill_null(False).name("changed").as_table()
+            if not ctx.materialise(changed).item():
                 break
             if rounds == cap:
                 raise PipelineError(
