@@ -238,7 +238,7 @@ class ChurnModel(_Strict):
     """Churn propensity (``churn_propensity``): a model on point-in-time ``churn_features``."""
 
     model: Literal["logistic"] = "logistic"
-    """scikit-learn logistic regression on standard-scaled features."""
+    """L2 logistic regression on standard-scaled features (:mod:`custlens.predict.logistic`)."""
     horizon_months: int = Field(default=3, ge=1, le=24)
     """Churned: MRR 0 in some month within this many months after a training date."""
     training_months: int = Field(default=12, ge=2, le=120)

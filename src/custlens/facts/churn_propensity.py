@@ -1,6 +1,6 @@
 """``churn_propensity``: each paying customer's probability of churning within the horizon.
 
-A scikit-learn model (:mod:`custlens.predict.churn`) trained on
+A logistic model (:mod:`custlens.predict.churn`) trained on
 ``churn_features`` computed at past month ends, each labelled from
 ``customer_mrr`` by whether the customer's MRR fell to 0 within
 ``analytics.churn_model.horizon_months`` after it. The training set is
