@@ -163,7 +163,7 @@ def run(
             step = Step(f.name, "fact")
             began = time.perf_counter()
             try:
-                expr = f.build(ctx).mutate(**{RUN_ID_COLUMN: ibis.literal(run_id)})
+                expr = f.build(ctx)
             except ModelFitError as exc:
                 # Too little data for a model is a gap in the data, like a missing
                 # input: skip it, unless the run was asked for this fact by name.
@@ -172,7 +172,9 @@ def run(
                 result.skipped[f.name] = f"model not fitted: {exc}"
                 notify(f.name, "skipped")
                 continue
-            tables[f.name] = stage_timed(warehouse, f.name, expr, step, began)
+            tables[f.name] = stage_timed(
+                warehouse, f.name, expr, step, began, (RUN_ID_COLUMN, run_id)
+            )
             if ctx.notes:
                 result.notes[f.name] = ctx.notes
             staged.append(f.name)

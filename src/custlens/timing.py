@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import ibis
+
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
@@ -36,17 +38,29 @@ class Step:
 
 
 def stage_timed(
-    warehouse: Warehouse, name: str, expr: ir.Table, step: Step, began: float
+    warehouse: Warehouse,
+    name: str,
+    expr: ir.Table,
+    step: Step,
+    began: float,
+    constant: tuple[str, str] | None = None,
 ) -> ir.Table:
     """Compile ``expr`` once and stage it as ``name``, timing both into ``step``.
 
     Args:
         began: when building ``expr`` started (``time.perf_counter()``): the time
             since then is the step's build time.
+        constant: a (column, value) to add to every row (the run id), outside the
+            SQL that is remembered (:meth:`Warehouse.compile_with_constant`).
     """
     compiled = time.perf_counter()
     step.build_seconds = compiled - began
-    sql = warehouse.compile(expr)
+    if constant is None:
+        sql = warehouse.compile(expr)
+    else:
+        column, value = constant
+        sql = warehouse.compile_with_constant(expr, column, value)
+        expr = expr.mutate(**{column: ibis.literal(value)})
     executed = time.perf_counter()
     step.compile_seconds = executed - compiled
     table = warehouse.stage(name, expr, sql=sql)

@@ -197,6 +197,10 @@ def fit(frame: pl.DataFrame, model: str = "logistic") -> ChurnModel:
             f"{frame.height} training rows (customer-months paying at a training date); "
             f"need at least {MIN_ROWS}: too little history"
         )
+    # The rows in one order whatever order the engine returned them in: the
+    # optimiser's sums then run alike, and DuckDB and Spark give the same model.
+    keys = [c for c in ("as_of", "customer_id") if c in frame.columns]
+    frame = frame.sort(keys) if keys else frame
     y = frame["churned"].cast(int).to_numpy()
     churners = int(y.sum())
     if churners in (0, len(y)):

@@ -114,8 +114,25 @@ class Warehouse:
         return self.con.sql(text, dialect="duckdb")
 
     def compile(self, expr: ir.Expr) -> str:
-        """The SQL this engine runs for ``expr``."""
-        return str(self.con.compile(expr))
+        """The SQL this engine runs for ``expr`` (remembered: see :mod:`.compiled`)."""
+        from custlens.warehouse.compiled import cache_for
+
+        return cache_for(self.kind).compile(expr, lambda e: str(self.con.compile(e)))
+
+    def compile_with_constant(self, expr: ir.Table, column: str, value: str) -> str:
+        """The SQL of ``expr.mutate(column=value)``, around the remembered SQL of ``expr``.
+
+        A fact's rows carry the run's id: were it compiled into the fact's
+        expression, no two runs would share SQL.
+        """
+        import sqlglot.expressions as sge
+
+        if not value.isalnum():  # pasted as a literal: run ids are hex
+            raise ValueError(f"not a plain constant: {value!r}")
+        dialect = self.con.compiler.dialect
+        name = sge.to_identifier(column, quoted=True).sql(dialect)
+        inner = sge.to_identifier("_inner", quoted=True).sql(dialect)
+        return f"SELECT {inner}.*, '{value}' AS {name} FROM ({self.compile(expr)}) AS {inner}"
 
     def interrupt(self) -> None:
         """Stop the query running on this connection, where the engine can (else nothing)."""
