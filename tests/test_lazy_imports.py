@@ -23,17 +23,19 @@ SCRIPT = """
 import json, sys
 from custlens.cli.main import main
 sys.argv = ["custlens", *sys.argv[1:]]
+code = 0
 try:
     main()
-except SystemExit:
-    pass
+except SystemExit as exc:
+    code = exc.code or 0
 heavy = sorted(m for m in {heavy!r} if m in sys.modules)
-print("LOADED " + json.dumps(heavy))
+print("LOADED " + json.dumps([code, heavy]))
 """
 
 
 def loaded(*args: str) -> list[str]:
-    """The heavy libraries a fresh interpreter loaded to run ``custlens ARGS``."""
+    """The heavy libraries a fresh interpreter loaded to run ``custlens ARGS`` (which
+    must succeed: a usage error would import nothing and prove nothing)."""
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT.format(heavy=HEAVY), *args],
         capture_output=True,
@@ -42,7 +44,9 @@ def loaded(*args: str) -> list[str]:
     )
     line = [x for x in done.stdout.splitlines() if x.startswith("LOADED ")]
     assert line, done.stdout + done.stderr
-    return list(json.loads(line[-1].removeprefix("LOADED ")))
+    code, heavy = json.loads(line[-1].removeprefix("LOADED "))
+    assert code == 0, done.stdout + done.stderr
+    return list(heavy)
 
 
 @pytest.fixture(scope="module")
@@ -65,5 +69,7 @@ def test_a_run_on_duckdb_imports_no_model_serving_or_spark_library(folder: Path)
 
 
 def test_a_query_imports_no_heavy_library(folder: Path) -> None:
-    out = loaded("-w", str(folder), "query", "growth.ending_mrr", "--format", "json")
-    assert out == []
+    with Workspace(folder) as ws:
+        ws.run(only=["customer_mrr", "dim_customers"])
+    asked = ["query", "-m", "subscriptions.mrr", "-d", "customers.segment", "--format", "json"]
+    assert loaded("-w", str(folder), *asked) == []
