@@ -96,3 +96,29 @@ def test_a_second_run_reuses_the_sql_and_writes_the_same_facts(tmp_path) -> None
             # DuckDB sums in parallel, in any order: floats agree to rounding.
             assert_frame_equal(rows(name), tables[name], rel_tol=1e-12, abs_tol=1e-9)
             assert set(ws.table(name)["_run_id"]) == {second.run_id}, name
+
+
+def test_the_next_process_starts_with_the_sql_the_last_run_used(tmp_path) -> None:
+    from custlens.warehouse import compiled
+
+    folder = tmp_path / "ws"
+    only = ["growth_summary", "rfm"]
+    with Workspace.init(folder) as ws:
+        ws.generate(customers=40, months=12, seed=2)
+        ws.run(only=only)
+    saved = folder / ".custlens" / "compiled-sql.json"
+    assert saved.exists()
+
+    compiled._CACHES.clear()  # as a new process has it
+    with Workspace(folder) as ws:
+        ws.run(only=only)
+        cache = compiled.cache_for("duckdb")
+        assert cache.hits >= 3  # customer_mrr, mrr_movements, growth_summary, rfm, …
+        first = cache.misses
+
+    compiled._CACHES.clear()
+    saved.write_text("{not json", encoding="utf-8")  # a broken file is only a miss
+    with Workspace(folder) as ws:
+        ws.run(only=only)
+        assert compiled.cache_for("duckdb").hits == 0
+        assert compiled.cache_for("duckdb").misses > first

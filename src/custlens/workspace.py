@@ -41,6 +41,8 @@ if TYPE_CHECKING:
     from custlens.warehouse import ServingCopies
 
 SEMANTIC_DIR = "semantic"
+COMPILED_SQL_FILE = ".custlens/compiled-sql.json"
+"""The SQL of the last run's facts and rollups, for the next run (custlens.warehouse.compiled)."""
 
 
 class Workspace:
@@ -193,8 +195,11 @@ class Workspace:
             config: settings for this run only (default: the workspace's).
         """
         from custlens.pipeline import run
+        from custlens.warehouse.compiled import cache_for
 
         self._compiler = None  # cube tables are about to change
+        compiled = cache_for(self.warehouse.kind)
+        compiled.load(self.path / COMPILED_SQL_FILE)
         result = run(
             self.warehouse, config or self.config, as_of=as_of, progress=progress, only=only
         )
@@ -203,6 +208,8 @@ class Workspace:
         except ConfigError as exc:  # a broken semantic model does not undo the facts
             result.rollups_skipped["rollups"] = str(exc)
             return result
+        finally:
+            compiled.save(self.path / COMPILED_SQL_FILE)
         result.rollups = built.written
         result.rollups_skipped = built.skipped
         result.profile.extend(built.profile)

@@ -5,7 +5,9 @@ small workspace — and a run builds the same expressions as the run before it
 whenever the sources' schemas, the settings and the as-of date are the same.
 :func:`fingerprint` digests an expression's whole operation tree (every node's
 class and arguments, tables by name, namespace and schema), so two expressions
-with one fingerprint compile to the same SQL; :class:`CompiledSql` keeps that SQL.
+with one fingerprint compile to the same SQL; :class:`CompiledSql` keeps that SQL,
+for the process and, saved in the workspace after each run
+(``.custlens/compiled-sql.json``, the SQL that run used), for the next process.
 
 An expression holding in-memory data (a memtable: a model's predictions, a
 spine of dates) or an argument of a type this module does not know is never
@@ -18,8 +20,11 @@ import datetime
 import decimal
 import enum
 import hashlib
+import json
+import os
 import uuid
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -30,6 +35,8 @@ from ibis.common.grounds import Concrete
 
 MAX_ENTRIES = 2048
 """Entries kept per cache; past that it starts again (a run needs about fifty)."""
+MAX_SAVED = 256
+"""Entries saved: what was used since loading, then what the file held before."""
 
 
 class _Unknown(Exception):
@@ -99,8 +106,42 @@ class CompiledSql:
         # Another Ibis or SQLGlot may compile differently: the versions are in the key.
         self._prefix = f"{engine}|{ibis.__version__}|{sqlglot.__version__}|"
         self._sql: dict[str, str] = {}
+        self._used: set[str] = set()
+        """Keys compiled or looked up since the last :meth:`load`."""
+        self._loaded: list[str] = []
+        """Keys the last :meth:`load` read."""
         self.hits = 0
         self.misses = 0
+
+    def load(self, path: Path) -> None:
+        """Add the SQL saved at ``path`` by an earlier process (nothing if there is none
+        or it cannot be read: it is only ever a shortcut)."""
+        self._used.clear()
+        self._loaded = []
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if isinstance(saved, dict):
+            for key, sql in saved.items():
+                if isinstance(key, str) and isinstance(sql, str) and key.startswith(self._prefix):
+                    self._sql.setdefault(key, sql)
+                    self._loaded.append(key)
+
+    def save(self, path: Path) -> None:
+        """Write the SQL used since :meth:`load` to ``path`` (atomically: a reader sees
+        the old file or the new one), so the next process starts with it."""
+        # A run of some facts (--only) keeps the SQL of the others.
+        keys = [*sorted(self._used), *(k for k in self._loaded if k not in self._used)]
+        used = {key: self._sql[key] for key in keys if key in self._sql}
+        used = dict(list(used.items())[:MAX_SAVED])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+            partial.write_text(json.dumps(used), encoding="utf-8")
+            os.replace(partial, path)
+        except OSError:
+            pass  # a read-only workspace compiles again next time
 
     def compile(self, expr: Any, compile: Callable[[Any], str]) -> str:
         """The SQL of ``expr``: remembered, or ``compile(expr)`` (and then remembered)."""
@@ -108,6 +149,7 @@ class CompiledSql:
         if digest is None:
             return compile(expr)
         key = self._prefix + digest
+        self._used.add(key)
         sql = self._sql.get(key)
         if sql is not None:
             self.hits += 1
