@@ -83,3 +83,14 @@ def test_csv_and_json_give_every_column_whole(format, monkeypatch, capsys) -> No
     for column in WIDE.columns:
         assert column in out
     assert "98765432.1" in out
+
+
+def test_a_fit_is_a_plain_number_and_an_overdue_score_a_multiple(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setattr(render.console, "width", 160)
+    frame = pl.DataFrame({"customer_id": ["a"], "r_squared": [0.9871], "risk_score": [2.4]})
+    emit(frame, OutputFormat.table, "At risk")
+    out = capsys.readouterr().out
+    assert "0.99" in out and "0.99×" not in out  # r² is not "times" anything
+    assert "2.40×" in out  # 2.4 times the usual gap

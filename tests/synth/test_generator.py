@@ -438,3 +438,37 @@ def test_billing_records_never_match_each_other(frames: dict[str, pl.DataFrame])
     # Some free-mail customers carry the shared free-mail domain: a trap for resolution.
     assert free_mail["domain"].is_in(free).any()
     assert free_mail["domain"].null_count() > 0
+
+
+def test_some_customers_shrink_in_a_straight_line_at_the_end(
+    frames: dict[str, pl.DataFrame],
+) -> None:
+    # What mrr_trend_risk looks for: MRR falling every one of the last four months,
+    # by about the same amount (seats removed), for customers still paying.
+    mrr = naive_mrr(frames["subscription_lines"], START, MONTHS)
+    last = mrr.filter(pl.col("month") >= dt.date(2024, 9, 1)).sort("customer_id", "month")
+    per = last.group_by("customer_id").agg(pl.col("mrr"))
+    falling = [
+        values
+        for values in per["mrr"].to_list()
+        if len(values) == 4 and all(b < a for a, b in itertools.pairwise(values))
+    ]
+    assert len(falling) >= 5, len(falling)
+
+
+def test_decliners_change_only_their_own_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    from custlens.synth import generator
+
+    with_decline = generate(300, MONTHS, seed=7)
+    monkeypatch.setattr(generator, "DECLINE_P", 0.0)
+    without = generate(300, MONTHS, seed=7)
+    for name in ("customers", "usage_events", "support_tickets", "nps_responses", "contacts"):
+        assert with_decline[name].equals(without[name]), name
+    lines, plain = with_decline["subscription_lines"], without["subscription_lines"]
+    assert lines.height == plain.height
+    changed = lines.join(plain, on=list(lines.columns), how="anti", nulls_equal=True)
+    changed = changed["customer_id"].unique()
+    assert 0 < changed.len() < 0.1 * 300
+    assert lines.filter(~pl.col("customer_id").is_in(changed.implode())).equals(
+        plain.filter(~pl.col("customer_id").is_in(changed.implode()))
+    )

@@ -154,7 +154,9 @@ def emit(
         elif name in PERCENT_COLUMNS:
             kinds.append(percent)
         elif dtype.is_float():
-            kinds.append(ratio if name in ("r_squared", "risk_score") else number)
+            kinds.append(
+                ratio if name == "risk_score" else _decimal if name == "r_squared" else number
+            )
         elif dtype.is_integer():
             kinds.append(number)
         else:

@@ -13,6 +13,11 @@ Timeline model (month indices count from ``start``; the window is months ``0..M-
 - ``e1``: first month without the plan (churn month, exclusive end of the first
   lifetime); ``r0``/``e2``: the reactivated lifetime, if any (``r0 - e1 >= 1``).
 - Add-on lines run over ``[a0, a1)``, a downgrade applies from month ``dg``.
+- Decliners: a few monthly customers still paying at the window's end remove seats
+  month after month over its last 4–6 months (their plan line shrinks by a fixed
+  share of its price each month): MRR falling in a straight line, which is what
+  ``mrr_trend_risk`` looks for. They are drawn from a stream of their own, so
+  every other drawn value is what it was without them.
 
 Nothing is dated after the last day of the window; ``period_end`` is the exclusive
 end of a service period billed inside the window, so it may lie after it.
@@ -147,6 +152,9 @@ REACTIVATED_HAZARD = 0.04
 RAMP_P = 0.40
 ADDON_REMOVAL_P = 0.20
 DOWNGRADE_P = 0.12
+DECLINE_P = 0.05  # of the monthly customers paying at the window's end, with 8+ months
+DECLINE_MONTHS = (4, 7)  # the last 4–6 months of the window
+DECLINE_STEP = (0.05, 0.10)  # share of the plan's price removed each month
 USAGE_BILLING_P = 0.12
 FAILED_PAYMENT_P = 0.04
 REFUND_P = 0.02
@@ -398,7 +406,21 @@ def _line_part(
     }
 
 
-def _line_columns(rng: np.random.Generator, pr: _Profile, win: _Window) -> dict[str, np.ndarray]:
+def _decline(rng: np.random.Generator, pr: _Profile, win: _Window) -> np.ndarray:
+    """Per customer, the share of the plan's price removed each month from a month
+    on — (first month, step) as an (n, 2) array; step 0 for a customer who does not
+    shrink."""
+    months = win.months
+    eligible = pr.converts & ~pr.annual & (pr.e1 >= months) & (pr.p0 <= months - 8)
+    chosen = eligible & (rng.random(pr.n) < DECLINE_P)
+    first = months - rng.integers(*DECLINE_MONTHS, pr.n)
+    step = np.where(chosen, rng.uniform(*DECLINE_STEP, pr.n), 0.0)
+    return np.column_stack([first, step])
+
+
+def _line_columns(
+    rng: np.random.Generator, pr: _Profile, win: _Window, decline: np.ndarray
+) -> dict[str, np.ndarray]:
     """All subscription lines as integer-coded NumPy columns (customer index ``cust``)."""
     months = win.months
     parts: list[dict[str, np.ndarray]] = []
@@ -411,6 +433,8 @@ def _line_columns(rng: np.random.Generator, pr: _Profile, win: _Window) -> dict[
     downgraded = m >= pr.dg[cust]
     plan = np.where(downgraded, np.maximum(pr.plan[cust] - 1, 0), pr.plan[cust])
     list_amount = PLAN_PRICE[plan] * interval[cust]
+    shrunk = np.clip(m - decline[cust, 0] + 1, 0, None) * decline[cust, 1]
+    list_amount = list_amount * (1.0 - shrunk)
     disc_pct = np.where(pr.annual[cust], pr.annual_disc[cust], np.where(k < 3, pr.ramp[cust], 0.0))
     discount = np.round(list_amount * disc_pct, 2)
     parts.append(
@@ -1001,14 +1025,16 @@ def generate(
     if start.day != 1:
         raise ValueError(f"start must be the first day of a month, got {start.isoformat()}")
     win = _Window(np.datetime64(start.strftime("%Y-%m"), "M"), months)
-    rngs = np.random.default_rng(seed).spawn(11)
+    # Stream i is the same whatever the count spawned: a stream added for a new
+    # kind of data leaves every older one, and so every existing figure, unchanged.
+    rngs = np.random.default_rng(seed).spawn(12)
 
     n_dup = int(customers * DUPLICATE_SHARE)
     width = max(6, len(str(customers + n_dup)))
     cid = "C" + pl.int_range(1, customers + n_dup + 1, eager=True).cast(pl.String).str.zfill(width)
 
     pr = _profile(rngs[0], customers, win)
-    line_cols = _line_columns(rngs[1], pr, win)
+    line_cols = _line_columns(rngs[1], pr, win, _decline(rngs[11], pr, win))
     act = _activity(pr, win)
     customers_df, people = _customers(rngs[2], pr, win, n_dup, cid)
     acquisition, cac = _acquisition_costs(rngs[3], pr, cid)
