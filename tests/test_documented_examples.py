@@ -157,7 +157,7 @@ def test_every_custlens_line_of_the_readme_runs(tmp_path: Path, monkeypatch: Any
         ["segments", "--format", "csv"],
         ["query", "-m", "subscriptions.mrr", "--format", "json"],
         ["profile", "C000001"],
-        ["list", "at-risk"],
+        ["list", "low-health"],
     ],
 )
 def test_commands_that_print_numbers_say_their_as_of_month(

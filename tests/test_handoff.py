@@ -77,7 +77,7 @@ def webhook() -> Iterator[Webhook]:
 
 
 def test_lists_follow_the_thresholds(ws):
-    at_risk = hand_off_list(ws, "at-risk")
+    at_risk = hand_off_list(ws, "low-health")
     # Paying (active or at-risk) and health < 60: u only (v churned, z a prospect,
     # w 81.1).
     assert at_risk.rows(named=True) == [
@@ -105,13 +105,13 @@ def test_default_thresholds_give_empty_lists(make_workspace):
     ws.warehouse.write_tables({f"src_{n}": f for n, f in FIXTURE.items()})
     ws.run(as_of=AS_OF, only=["health_scores"])
     # Nobody paying is under 40; nobody has health ≥ 80 and NPS ≥ 8.
-    assert hand_off_list(ws, "at-risk").height == 0
+    assert hand_off_list(ws, "low-health").height == 0
     assert hand_off_list(ws, "expansion").height == 0
 
 
 def test_cli_prints_csv_and_json(ws):
     runner = CliRunner()
-    csv = runner.invoke(app, ["-w", str(ws.path), "list", "at-risk", "--format", "csv"])
+    csv = runner.invoke(app, ["-w", str(ws.path), "list", "low-health", "--format", "csv"])
     assert csv.exit_code == 0, csv.output
     assert csv.stdout.splitlines()[0] == (
         "customer_id,name,segment,health_score,band,lifecycle_stage,nps,current_mrr,reason"
@@ -119,13 +119,13 @@ def test_cli_prints_csv_and_json(ws):
     assert csv.stdout.splitlines()[1].startswith("u,Umbrella,Enterprise,55.5,At Risk,at-risk,6,")
     out = runner.invoke(app, ["-w", str(ws.path), "list", "expansion", "--format", "json"])
     assert [r["customer_id"] for r in json.loads(out.stdout)] == ["u"]
-    table = runner.invoke(app, ["-w", str(ws.path), "list", "at-risk"])
+    table = runner.invoke(app, ["-w", str(ws.path), "list", "low-health"])
     assert table.exit_code == 0 and "Umbrella" in table.output
 
 
 def test_post_retries_after_a_503_with_the_same_idempotency_key(ws, webhook):
     webhook.statuses = [503]
-    body = payload("at-risk", hand_off_list(ws, "at-risk"), "2024-06-30")
+    body = payload("low-health", hand_off_list(ws, "low-health"), "2024-06-30")
     waits: list[float] = []
     delivery = post(webhook.url, body, sleep=waits.append)
     assert (delivery.status, delivery.attempts) == (200, 2)
@@ -134,10 +134,10 @@ def test_post_retries_after_a_503_with_the_same_idempotency_key(ws, webhook):
     keys = {headers["Idempotency-Key"] for headers, _ in webhook.requests}
     assert keys == {delivery.key}
     sent = json.loads(webhook.requests[1][1])
-    assert sent["list"] == "at-risk" and sent["count"] == 1 and sent["as_of"] == "2024-06-30"
+    assert sent["list"] == "low-health" and sent["count"] == 1 and sent["as_of"] == "2024-06-30"
     assert sent["customers"][0]["customer_id"] == "u"
     # The key is the content's: the same list again has the same key, another list not.
-    again = payload("at-risk", hand_off_list(ws, "at-risk"), "2024-06-30")
+    again = payload("low-health", hand_off_list(ws, "low-health"), "2024-06-30")
     assert idempotency_key(again) == delivery.key
     other = payload("expansion", hand_off_list(ws, "expansion"), "2024-06-30")
     assert idempotency_key(other) != delivery.key
@@ -169,7 +169,8 @@ def test_post_retries_a_refused_connection():
 
 def test_cli_posts_to_the_webhook(ws, webhook):
     webhook.statuses = [503]
-    result = CliRunner().invoke(app, ["-w", str(ws.path), "list", "at-risk", "--post", webhook.url])
+    argv = ["-w", str(ws.path), "list", "low-health", "--post", webhook.url]
+    result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, result.output
-    assert "Posted 1 at-risk customers" in result.output
+    assert "Posted 1 low-health customers" in result.output
     assert "HTTP 200 after 2 attempts" in result.output

@@ -73,8 +73,8 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     ws.close()
 
 
-def test_churn_risk_list_is_ordered_by_priority_with_reasons(ws: Workspace) -> None:
-    rows = at_risk(ws, "churn-risk").to_dicts()
+def test_overdue_list_is_ordered_by_priority_with_reasons(ws: Workspace) -> None:
+    rows = at_risk(ws, "overdue").to_dicts()
     assert [r["customer_id"] for r in rows] == ["b", "a"]
     assert [r["name"] for r in rows] == ["Beta", "Alpha"]
     # Ordered by priority (b: 2.967 × 9000 = 26,702 before a), shown as a rank, not
@@ -84,21 +84,37 @@ def test_churn_risk_list_is_ordered_by_priority_with_reasons(ws: Workspace) -> N
     assert rows[0]["risk_score"] == pytest.approx(179 / (181 / 3))
     assert rows[0]["reason"] == "no purchase in 179 days, 3.0× the usual gap of 60 days"
     assert rows[1]["reason"] == "no purchase in 60 days, 2.4× the usual gap of 25 days"
-    assert at_risk(ws, "churn-risk", top=1)["customer_id"].to_list() == ["b"]
+    assert at_risk(ws, "overdue", top=1)["customer_id"].to_list() == ["b"]
 
 
-def test_recency_list_is_high_value_gone_quiet(ws: Workspace) -> None:
+def test_lapsed_list_is_high_value_gone_quiet(ws: Workspace) -> None:
     # High value = monetary ≥ 5000 and quiet = no purchase in 60 days: only b.
-    rows = at_risk(ws, "recency").to_dicts()
+    rows = at_risk(ws, "lapsed").to_dicts()
     assert [r["customer_id"] for r in rows] == ["b"]
     assert rows[0]["reason"] == "spent $9,000 in all; no purchase in 179 days"
 
 
-def test_trend_list_is_steady_decline(ws: Workspace) -> None:
-    rows = at_risk(ws, "trend").to_dicts()
+def test_declining_mrr_list_is_steady_decline(ws: Workspace) -> None:
+    rows = at_risk(ws, "declining-mrr").to_dicts()
     assert [r["customer_id"] for r in rows] == ["d"]
     assert rows[0]["slope"] == pytest.approx(-100.0)
     assert rows[0]["reason"] == "MRR down 40.0 % of its mean a month over 4 months (r² 1.00)"
+
+
+def test_the_former_signal_names_still_answer_from_python(ws: Workspace) -> None:
+    renamed = {"churn-risk": "overdue", "trend": "declining-mrr", "recency": "lapsed"}
+    for former, name in renamed.items():
+        assert at_risk(ws, former).equals(at_risk(ws, name)), former  # type: ignore[arg-type]
+    with pytest.raises(NotFoundError, match="signals: overdue, declining-mrr, lapsed"):
+        at_risk(ws, "health")  # type: ignore[arg-type]
+
+
+def test_the_cli_names_each_signal_for_what_it_measures(ws: Workspace) -> None:
+    result = CliRunner().invoke(app, ["-w", str(ws.path), "at-risk", "--help"])
+    for name in ("overdue", "declining-mrr", "lapsed"):
+        assert name in result.output
+    old = CliRunner().invoke(app, ["-w", str(ws.path), "at-risk", "--by", "trend"])
+    assert old.exit_code == 2
 
 
 def test_segments_by_region(ws: Workspace) -> None:
@@ -123,6 +139,6 @@ def test_the_cli_hands_lists_over_as_json_and_csv(ws: Workspace) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[0].startswith("region,customers")
-    result = runner.invoke(app, ["-w", str(ws.path), "at-risk", "--by", "trend"])
+    result = runner.invoke(app, ["-w", str(ws.path), "at-risk", "--by", "declining-mrr"])
     assert result.exit_code == 0, result.output
     assert "Delta" in result.output and "40.0 %" in result.output

@@ -3,7 +3,7 @@
 Two lists, read from ``health_scores`` (and ``churn_features`` for NPS) with
 the thresholds of ``analytics.handoff``:
 
-- ``at-risk``: paying customers (lifecycle stage ``active`` or ``at-risk``:
+- ``low-health``: paying customers (lifecycle stage ``active`` or ``at-risk``:
   seed 002's "active" means a current customer) whose health score is below
   ``at_risk_below`` (40), lowest score first — a health-check task for the CSM.
 - ``expansion``: health score at or above ``expansion_health`` (80) and a
@@ -33,8 +33,10 @@ if TYPE_CHECKING:
     from custlens.scoped import RoleView
     from custlens.workspace import Workspace
 
-ListKind = Literal["at-risk", "expansion"]
-LISTS: tuple[ListKind, ...] = ("at-risk", "expansion")
+ListKind = Literal["low-health", "expansion"]
+LISTS: tuple[ListKind, ...] = ("low-health", "expansion")
+FORMER_NAMES: dict[str, ListKind] = {"at-risk": "low-health"}
+"""The lists' names before stop 7, still accepted from Python."""
 COMPONENTS = ("usage", "support", "payment", "engagement", "nps")
 
 
@@ -48,12 +50,13 @@ def hand_off_list(ws: Workspace | RoleView, kind: ListKind) -> pl.DataFrame:
     """The customers of list ``kind`` with their name, segment, scores, MRR and a reason.
 
     Columns: customer_id, name, segment, health_score, band, lifecycle_stage,
-    nps, current_mrr, reason (the weakest component for at-risk, the score and
+    nps, current_mrr, reason (the weakest component for low-health, the score and
     NPS for expansion).
 
     Raises:
         NotFoundError: an unknown list, or ``health_scores`` has not been run.
     """
+    kind = FORMER_NAMES.get(kind, kind)
     if kind not in LISTS:
         raise NotFoundError(f"no list {kind!r}; lists: {', '.join(LISTS)}")
     tables = set(ws.tables())
@@ -67,7 +70,7 @@ def hand_off_list(ws: Workspace | RoleView, kind: ListKind) -> pl.DataFrame:
         else pl.DataFrame(schema={"customer_id": pl.String, "nps": pl.Int64})
     )
     rows = health.join(nps, on="customer_id", how="left")
-    if kind == "at-risk":
+    if kind == "low-health":
         rows = rows.filter(
             pl.col("lifecycle_stage").is_in(["active", "at-risk"]),
             pl.col("health_score") < settings.at_risk_below,
@@ -77,10 +80,9 @@ def hand_off_list(ws: Workspace | RoleView, kind: ListKind) -> pl.DataFrame:
             pl.col("health_score") >= settings.expansion_health,
             pl.col("nps") >= settings.expansion_nps,
         ).sort(["health_score", "customer_id"], descending=[True, False])
+    reason = _low_health_reason if kind == "low-health" else _expansion_reason
     rows = rows.with_columns(
-        reason=pl.struct(pl.all()).map_elements(
-            _at_risk_reason if kind == "at-risk" else _expansion_reason, return_dtype=pl.String
-        )
+        reason=pl.struct(pl.all()).map_elements(reason, return_dtype=pl.String)
         if rows.height
         else pl.lit(None, pl.String)
     )
@@ -98,7 +100,7 @@ def hand_off_list(ws: Workspace | RoleView, kind: ListKind) -> pl.DataFrame:
     )
 
 
-def _at_risk_reason(row: dict[str, Any]) -> str:
+def _low_health_reason(row: dict[str, Any]) -> str:
     weakest = min(COMPONENTS, key=lambda c: row[f"{c}_score"])
     return f"health {row['health_score']:.0f}; weakest: {weakest} {row[f'{weakest}_score']:.0f}"
 

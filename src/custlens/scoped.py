@@ -143,7 +143,7 @@ class RoleView:
             self._tables, self._ws.run_as_of(), self.config, collect=self._ws.warehouse.to_polars
         )
 
-    def at_risk(self, by: AtRiskBy = "churn-risk", top: int = 10) -> pl.DataFrame:
+    def at_risk(self, by: AtRiskBy = "overdue", top: int = 10) -> pl.DataFrame:
         """The top at-risk customers this role may see (:func:`custlens.views.at_risk`)."""
         from custlens import views
 

@@ -17,34 +17,49 @@ if TYPE_CHECKING:
     from custlens.scoped import RoleView
     from custlens.workspace import Workspace
 
-AtRiskBy = Literal["trend", "recency", "churn-risk"]
+AtRiskBy = Literal["overdue", "declining-mrr", "lapsed"]
+"""The at-risk signals, each named for what it measures."""
 
-_NEEDS = {"trend": "mrr_trend_risk", "recency": "rfm", "churn-risk": "churn_risk"}
+SIGNALS: tuple[AtRiskBy, ...] = ("overdue", "declining-mrr", "lapsed")
+
+FORMER_NAMES: dict[str, AtRiskBy] = {
+    "churn-risk": "overdue",
+    "trend": "declining-mrr",
+    "recency": "lapsed",
+}
+"""The signals' names before stop 7, still accepted from Python."""
+
+_NEEDS = {"declining-mrr": "mrr_trend_risk", "lapsed": "rfm", "overdue": "churn_risk"}
 
 
-def at_risk(ws: Workspace | RoleView, by: AtRiskBy = "churn-risk", top: int = 10) -> pl.DataFrame:
+def at_risk(ws: Workspace | RoleView, by: AtRiskBy = "overdue", top: int = 10) -> pl.DataFrame:
     """The top at-risk customers by one signal, with the reason for each.
 
-    - ``trend``: MRR falling steadily (``mrr_trend_risk``: slope < 0 and
-      r² ≥ the threshold), steepest relative decline first;
-    - ``recency``: high-value customers who stopped buying (``rfm`` quadrant
-      at_risk), highest spend first;
-    - ``churn-risk``: customers overdue against their own purchase rhythm
-      (``churn_risk`` flagged), highest priority (risk × value) first.
+    - ``overdue``: customers silent well past their own purchase rhythm
+      (``churn_risk`` flagged), highest priority (risk × value) first;
+    - ``declining-mrr``: MRR falling steadily (``mrr_trend_risk``: slope < 0
+      and r² ≥ the threshold), steepest relative decline first;
+    - ``lapsed``: big spenders who stopped buying (``rfm`` quadrant at_risk),
+      highest spend first.
 
-    Each list starts with ``rank`` (1 = call first) and ends with a ``reason``.
+    Every signal lists customers who have paid; a prospect never is. Each list
+    starts with ``rank`` (1 = call first) and ends with a ``reason``.
 
     Raises:
-        NotFoundError: the fact behind the signal has not been computed.
+        NotFoundError: the fact behind the signal has not been computed, or an
+            unknown signal.
     """
+    by = FORMER_NAMES.get(by, by)
+    if by not in _NEEDS:
+        raise NotFoundError(f"no at-risk signal {by!r}; signals: {', '.join(SIGNALS)}")
     fact = _NEEDS[by]
     if fact not in ws.tables():
         raise NotFoundError(f"no {fact} table: load its inputs and run `custlens run` first")
     table = ws.table(fact)
-    if by == "trend":
+    if by == "declining-mrr":
         rows = table.filter(pl.col("at_risk")).sort("risk_rank")
         columns = ["customer_id", "current_mrr", "slope", "relative_slope", "r_squared"]
-    elif by == "recency":
+    elif by == "lapsed":
         rows = table.filter(pl.col("quadrant") == "at_risk").sort(
             ["monetary", "customer_id"], descending=[True, False]
         )
@@ -83,7 +98,7 @@ def _churn_reason(row: dict) -> str:
     )
 
 
-_REASONS = {"trend": _trend_reason, "recency": _recency_reason, "churn-risk": _churn_reason}
+_REASONS = {"declining-mrr": _trend_reason, "lapsed": _recency_reason, "overdue": _churn_reason}
 
 
 def segments(ws: Workspace | RoleView, by: str = "segment") -> pl.DataFrame:

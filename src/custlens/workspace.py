@@ -461,7 +461,7 @@ class Workspace:
         return as_role(self, role)
 
     def at_risk(
-        self, by: AtRiskBy = "churn-risk", top: int = 10, *, role: Role | None = None
+        self, by: AtRiskBy = "overdue", top: int = 10, *, role: Role | None = None
     ) -> pl.DataFrame:
         """The top at-risk customers by one signal (:func:`custlens.views.at_risk`)."""
         from custlens import views
@@ -486,8 +486,9 @@ class Workspace:
     ) -> tuple[pl.DataFrame, Delivery]:
         """Post the hand-off list ``kind`` to the webhook at ``url`` (retries, an
         Idempotency-Key; :func:`custlens.handoff.post`): the list and the delivery."""
-        from custlens.handoff import payload, post
+        from custlens.handoff import FORMER_NAMES, payload, post
 
+        kind = FORMER_NAMES.get(kind, kind)
         rows = self.hand_off(kind, role=role)
         delivery = post(url, payload(kind, rows, self.run_as_of().isoformat()))
         return rows, delivery

@@ -66,17 +66,17 @@ def test_every_chart_container_and_section_is_there(page: str) -> None:
         "kpis",
         "section-health",
         "section-journey",
-        "section-at-risk-churn-risk",
-        "section-at-risk-trend",
+        "section-at-risk-overdue",
+        "section-at-risk-declining-mrr",
         "section-segments",
     ):
         assert f'id="{section}"' in page, section
-    assert 'id="table-at-risk-churn-risk"' in page
+    assert 'id="table-at-risk-overdue"' in page
     assert 'id="table-segments"' in page
 
 
 def test_sections_come_in_the_order_a_founder_reads_them(page: str) -> None:
-    order = ["kpis", *CHART_IDS, "section-at-risk-churn-risk"]
+    order = ["kpis", *CHART_IDS, "section-at-risk-overdue"]
     positions = [page.index(f'id="{name}"') for name in order]
     assert positions == sorted(positions)
 
@@ -161,9 +161,12 @@ def test_health_and_journey_draw_their_facts(workspace: Path, page: str) -> None
     health_part = section(page, "section-health")
     assert 'id="chart-health-bands"' in health_part and 'class="note"' not in health_part
     assert '"barmode":"stack"' in health_part
-    # One row per band present, with its customer count, in band order.
+    # One row per band present, with its count of paying customers, in band order: a
+    # prospect who never paid is not "At Risk" of leaving.
     rows = re.findall(r"<tr><td>([A-Za-z ]+)</td><td class=\"num\">([\d,]+)</td>", health_part)
-    expected = health.group_by("band").len()
+    paying = health.filter(pl.col("lifecycle_stage").is_in(["active", "at-risk"]))
+    assert paying.height < health.height  # the demo has prospects and churned customers
+    expected = paying.group_by("band").len()
     order = ["Excellent", "Good", "At Risk", "Critical"]
     assert [(b, int(n.replace(",", ""))) for b, n in rows] == sorted(
         expected.rows(), key=lambda r: order.index(r[0])

@@ -397,9 +397,9 @@ FormatOption = Annotated[
 
 
 class AtRiskSignal(StrEnum):
-    trend = "trend"
-    recency = "recency"
-    churn_risk = "churn-risk"
+    overdue = "overdue"
+    declining_mrr = "declining-mrr"
+    lapsed = "lapsed"
 
 
 @app.command("at-risk")
@@ -408,17 +408,17 @@ def at_risk(
     by: Annotated[
         AtRiskSignal,
         typer.Option(
-            help="trend: MRR falling; recency: big spenders gone quiet; "
-            "churn-risk: overdue against their own rhythm."
+            help="overdue: silent well past their own purchase rhythm; declining-mrr: "
+            "MRR falling month after month; lapsed: big spenders who stopped buying."
         ),
-    ] = AtRiskSignal.churn_risk,
+    ] = AtRiskSignal.overdue,
     format: FormatOption = OutputFormat.table,
 ) -> None:
     """The top at-risk customers, with the reason for each."""
     with _open() as ws:
         frame = ws.at_risk(by.value, top, role=_role(ws))  # type: ignore[arg-type]
         as_of = ws.last_run_as_of()
-    emit(frame, format, f"At-risk customers by {by.value}")
+    emit(frame, format, f"At-risk customers: {by.value}")
     _as_of_note(as_of)
 
 
@@ -606,7 +606,7 @@ def profile(
 
 
 class HandoffList(StrEnum):
-    at_risk = "at-risk"
+    low_health = "low-health"
     expansion = "expansion"
 
 
@@ -615,7 +615,7 @@ def list_customers(
     kind: Annotated[
         HandoffList,
         typer.Argument(
-            help="at-risk: paying customers with a health score under 40; expansion: "
+            help="low-health: paying customers with a health score under 40; expansion: "
             "health 80+ and NPS 8+ (thresholds: analytics.handoff)."
         ),
     ],

@@ -432,8 +432,12 @@ def health_section(health: pl.DataFrame | None) -> str:
             margin={"l": 56, "r": 16, "t": 16, "b": 40},
         )
     )
+    # The bands' table is about the customers a CSM can save: a prospect who never
+    # paid scores low on usage and payment and would fill "At Risk" with people who
+    # were never at risk of leaving.
+    paying = health.filter(pl.col("lifecycle_stage").is_in(["active", "at-risk"]))
     means = (
-        health.group_by("band")
+        paying.group_by("band")
         .agg(pl.len().alias("customers"), *[pl.col(c).mean() for c in _COMPONENTS])
         .with_columns(
             order=pl.col("band").replace_strict(
@@ -450,7 +454,8 @@ def health_section(health: pl.DataFrame | None) -> str:
         heading,
         w.div(fig, "chart-health-bands") + table,
         "Customers per lifecycle stage, coloured by health band (Excellent ≥ 80, Good 60–79,"
-        " At Risk 40–59, Critical < 40); below, the mean of each 0–100 component per band.",
+        " At Risk 40–59, Critical < 40); below, for paying customers (stages active and"
+        " at-risk), how many are in each band and the mean of each 0–100 component.",
     )
 
 

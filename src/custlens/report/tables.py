@@ -19,12 +19,12 @@ TABLE_ROWS = 10
 
 
 _AT_RISK = {
-    "churn-risk": (
+    "overdue": (
         "At-risk customers: overdue purchases",
         "Customers silent well past their own purchase rhythm, most valuable first.",
         {"value": "Spend"},
     ),
-    "trend": (
+    "declining-mrr": (
         "At-risk customers: falling MRR",
         "Customers whose MRR has fallen steadily over the last months, steepest first.",
         {"current_mrr": "MRR now", "relative_slope": "Monthly change"},
@@ -32,13 +32,13 @@ _AT_RISK = {
 }
 
 
-def at_risk_section(ws: Workspace | RoleView, by: Literal["churn-risk", "trend"]) -> str:
+def at_risk_section(ws: Workspace | RoleView, by: Literal["overdue", "declining-mrr"]) -> str:
     heading, subtitle, extra = _AT_RISK[by]
     section_id = f"section-at-risk-{by}"
     try:
         rows = ws.at_risk(by, TABLE_ROWS)
     except NotFoundError:
-        fact = "churn_risk" if by == "churn-risk" else "mrr_trend_risk"
+        fact = "churn_risk" if by == "overdue" else "mrr_trend_risk"
         return w.card(section_id, heading, w.missing(fact))
     if rows.height == 0:
         return w.card(section_id, heading, w.note("No customer is flagged by this signal today."))
