@@ -46,8 +46,9 @@ def build(ctx: FactContext) -> ir.Table:
     return on_spine(monthly, last)
 
 
-def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
-    """customer_id, month_idx, mrr from subscription lines (recurring only)."""
+def mrr_from_lines(lines: ir.Table, as_of: object, by: tuple[str, ...] = ()) -> ir.Table:
+    """customer_id, month_idx, mrr from subscription lines (recurring only), also split
+    by the line columns ``by`` (``product_mrr``'s product_id)."""
     last = index_of(as_of)  # type: ignore[arg-type]
     kind = (
         lines.kind.fill_null("recurring") if "kind" in lines.columns else ibis.literal("recurring")
@@ -61,6 +62,7 @@ def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
         months = months.fill_null(interval_months(recurring.billing_interval))
     spans = recurring.select(
         "customer_id",
+        *by,
         monthly=recurring.amount.cast("float64") / months,
         first_idx=month_index(recurring.period_start),
         last_idx=ibis.least(
@@ -70,7 +72,7 @@ def mrr_from_lines(lines: ir.Table, as_of: object) -> ir.Table:
     covered = spans.mutate(
         month_idx=months_between(spans.first_idx, spans.last_idx).unnest()
     ).filter(ibis._.month_idx <= ibis._.last_idx)
-    return covered.group_by("customer_id", "month_idx").aggregate(
+    return covered.group_by("customer_id", *by, "month_idx").aggregate(
         mrr=covered.monthly.sum().round(MRR_DECIMALS)
     )
 
