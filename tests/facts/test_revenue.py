@@ -342,3 +342,80 @@ def test_an_open_ended_line_recurs_to_the_as_of_month_at_its_interval(run_facts)
     }
     # No future churn for an open end: the only movement of m is its start.
     assert moves_of(facts, "m") == [("2024-01", "new", 100.0)]
+
+
+def sub_lines(*rows: tuple) -> pl.DataFrame:
+    """subscription_lines from (customer, subscription, start, end, amount)."""
+    return pl.DataFrame(
+        [(*r, "recurring") for r in rows],
+        schema={
+            "customer_id": pl.String,
+            "subscription_id": pl.String,
+            "period_start": pl.Date,
+            "period_end": pl.Date,
+            "amount": pl.Float64,
+            "kind": pl.String,
+        },
+        orient="row",
+    )
+
+
+def test_a_mid_month_upgrade_with_proration_is_the_new_price_at_month_end(run_facts):
+    # 100 a month; on 15 March an upgrade to 200: Stripe credits the unused 17 of
+    # March's 31 days (−100 × 17/31 = −54.84) and charges them at the new price
+    # (200 × 17/31 = 109.68), both for 15 March – 1 April, inside March's billing
+    # period 1 March – 1 April. Each counts as 17/31 of that one-month period:
+    # −54.84 / (17/31) = −100.0047, 109.68 / (17/31) = 200.0094, so the end of
+    # March has 100 − 100.0047 + 200.0094 = 200.0047 → 200.00 (days / 30.4375 would
+    # give 100 − 98.19 + 196.38 = 198.19). April is billed at 200.
+    facts = run_facts(
+        {
+            "subscription_lines": sub_lines(
+                ("u", "s1", D(2024, 2, 1), D(2024, 3, 1), 100),
+                ("u", "s1", D(2024, 3, 1), D(2024, 4, 1), 100),
+                ("u", "s1", D(2024, 3, 15), D(2024, 4, 1), -54.84),
+                ("u", "s1", D(2024, 3, 15), D(2024, 4, 1), 109.68),
+                ("u", "s1", D(2024, 4, 1), D(2024, 5, 1), 200),
+            )
+        },
+        D(2024, 4, 1),
+    )
+    assert mrr_of(facts, "u") == {"2024-02": 100.0, "2024-03": 200.0, "2024-04": 200.0}
+    assert moves_of(facts, "u") == [("2024-02", "new", 100.0), ("2024-03", "expansion", 100.0)]
+
+
+def test_a_discount_for_three_months_then_full_price(run_facts):
+    # 100 a month January to June; a −20 line (20 %) on January to March's periods:
+    # 80, 80, 80, then 100 — the discount ending is an expansion of 20.
+    base = [("d", "s2", D(2024, m, 1), D(2024, m + 1, 1), 100) for m in range(1, 7)]
+    off = [("d", "s2", D(2024, m, 1), D(2024, m + 1, 1), -20) for m in range(1, 4)]
+    facts = run_facts({"subscription_lines": sub_lines(*base, *off)}, D(2024, 6, 1))
+    assert mrr_of(facts, "d") == {
+        "2024-01": 80.0,
+        "2024-02": 80.0,
+        "2024-03": 80.0,
+        "2024-04": 100.0,
+        "2024-05": 100.0,
+        "2024-06": 100.0,
+    }
+    assert moves_of(facts, "d") == [("2024-01", "new", 80.0), ("2024-04", "expansion", 20.0)]
+
+
+def test_a_credit_note_for_a_whole_period_and_more_is_zero_mrr_not_negative(run_facts):
+    # 300 a month; March credited in full (−300) for c, and more than in full
+    # (−450) for o: both months are 0 — never −150 — so March is a churn of 300
+    # and April, billed again, a reactivation.
+    rows = []
+    for customer, credit in (("c", -300), ("o", -450)):
+        rows += [
+            (customer, "s3" + customer, D(2024, m, 1), D(2024, m + 1, 1), 300) for m in (2, 3, 4)
+        ]
+        rows.append((customer, "s3" + customer, D(2024, 3, 1), D(2024, 4, 1), credit))
+    facts = run_facts({"subscription_lines": sub_lines(*rows)}, D(2024, 4, 1))
+    for customer in ("c", "o"):
+        assert mrr_of(facts, customer) == {"2024-02": 300.0, "2024-03": 0.0, "2024-04": 300.0}
+        assert moves_of(facts, customer) == [
+            ("2024-02", "new", 300.0),
+            ("2024-03", "churn", 300.0),
+            ("2024-04", "reactivation", 300.0),
+        ]

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from custlens.errors import ContractError, ContractWarning
 from custlens.sources.contract import TABLES
 from custlens.sources.load import find_sources, load_sources, read_source, validate
+from custlens.workspace import Workspace
 
 KNOWN = ", ".join(sorted(TABLES))
 
@@ -273,19 +274,32 @@ def test_unparseable_value_names_first_bad_row_and_value(
     assert error.row is not None and error.column is not None and error.value is not None
 
 
-def test_negative_amount(tmp_path: Path) -> None:
+def test_negative_mrr(tmp_path: Path) -> None:
     error = error_of(
         tmp_path,
-        "subscription_lines",
-        "customer_id,period_start,period_end,amount\n"
-        "a,2024-01-01,2024-02-01,10\n"
-        "b,2024-01-01,2024-02-01,-10\n",
+        "customer_mrr",
+        "customer_id,month,mrr\na,2024-01-01,10\nb,2024-01-01,-10\n",
     )
     assert str(error) == (
-        f"{tmp_path / 'subscription_lines.csv'}, row 2 (line 3), column 'amount': "
+        f"{tmp_path / 'customer_mrr.csv'}, row 2 (line 3), column 'mrr': "
         "negative value -10.0; expected >= 0"
     )
-    assert (error.row, error.column, error.value) == (2, "amount", -10.0)
+    assert (error.row, error.column, error.value) == (2, "mrr", -10.0)
+
+
+def test_a_credit_a_proration_or_a_discount_line_loads_negative(tmp_path: Path) -> None:
+    # Every billing system emits them (DESIGN.md §2: amount is negative for credits).
+    path = tmp_path / "subscription_lines.csv"
+    path.write_text(
+        "customer_id,subscription_id,period_start,period_end,amount\n"
+        "a,s1,2024-03-01,2024-04-01,100\n"
+        "a,s1,2024-03-15,2024-04-01,-54.84\n"
+        "a,s1,2024-03-15,2024-04-01,109.68\n",
+        encoding="utf-8",
+    )
+    with Workspace.init(tmp_path / "ws") as ws:
+        ws.load({"subscription_lines": path})
+        assert ws.table("subscription_lines")["amount"].to_list() == [100.0, -54.84, 109.68]
 
 
 def test_value_out_of_range(tmp_path: Path) -> None:
@@ -372,16 +386,16 @@ def test_several_problems_are_listed_one_per_line(tmp_path: Path) -> None:
     error = error_of(
         tmp_path,
         "subscription_lines",
-        "customer_id,period_start,period_end,amount,kind\n"
-        "a,2024-01-01,2024-02-01,-5,\n"
-        "b,2024-01-01,2024-02-01,5,monthly\n",
+        "customer_id,period_start,period_end,amount,discount,kind\n"
+        "a,2024-01-01,2024-02-01,5,-5,\n"
+        "b,2024-01-01,2024-02-01,5,,monthly\n",
     )
     assert str(error).splitlines() == [
         f"{tmp_path / 'subscription_lines.csv'}: 2 problems",
-        "  row 1 (line 2), column 'amount': negative value -5.0; expected >= 0",
         "  row 2 (line 3), column 'kind': 'monthly' is not one of 'recurring', 'one_time', 'usage'",
+        "  row 1 (line 2), column 'discount': negative value -5.0; expected >= 0",
     ]
-    assert (error.row, error.column) == (1, "amount")  # the first problem
+    assert (error.row, error.column) == (2, "kind")  # the first problem
 
 
 def test_unknown_table(tmp_path: Path) -> None:
@@ -516,8 +530,8 @@ def test_load_sources_writes_every_table_in_one_call(tmp_path: Path) -> None:
 
 def test_load_sources_writes_nothing_when_one_item_is_bad(tmp_path: Path) -> None:
     warehouse = RecordingWarehouse()
-    bad_lines = GOOD_LINES.replace("1200", "-1200")
-    with pytest.raises(ContractError, match=r"lines\.csv, row 2 \(line 3\), column 'amount'"):
+    bad_lines = GOOD_LINES.replace("2025-01-01", "2023-01-01")  # a negative period
+    with pytest.raises(ContractError, match=r"lines\.csv, row 2 \(line 3\), column 'period_end'"):
         load_sources(
             warehouse,
             {

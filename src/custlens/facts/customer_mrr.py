@@ -5,8 +5,22 @@ lines whose service period covers the last day of m
 (``period_start <= month_end(m) < period_end``), of
 ``amount / period_months(period_start, period_end)``. A line without a
 ``period_end`` recurs every ``billing_interval`` from its start to the as-of
-month: ``amount / months of the interval``. The spine of a customer runs from
-its first month with MRR > 0 to the as-of month, gaps filled with 0.
+month: ``amount / months of the interval``.
+
+A proration — a line whose period lies inside the billing period of another
+line of the same subscription (a mid-period upgrade's credit and charge) —
+counts in months as its share of that billing period, ``days(line) /
+days(billing period) × months(billing period)``; where several lines' periods
+hold it, the shortest is its billing period. So a Stripe-style upgrade from 100
+to 200 on 15 March (credit −54.84 and charge +109.68 for 15 March – 1 April)
+gives 200 at the end of March, not the 198.19 of ``days / 30.4375``.
+
+Negative recurring lines (discounts, prorations, credit notes) reduce their
+period's MRR; a customer-month whose lines sum below zero has MRR 0 — a credit
+larger than the month's charges is money back, not negative recurring revenue.
+
+The spine of a customer runs from its first month with MRR > 0 to the as-of
+month, gaps filled with 0.
 """
 
 from __future__ import annotations
@@ -57,7 +71,18 @@ def mrr_from_lines(lines: ir.Table, as_of: object, by: tuple[str, ...] = ()) -> 
     # Month m is covered when its last day lies in [start, end): from the
     # start's month up to the month before the end's month. A line without an
     # end recurs every billing interval to the as-of month.
-    months = period_months(recurring.period_start, recurring.period_end)
+    if "subscription_id" in recurring.columns:
+        recurring = with_billing_periods(recurring)
+        share = recurring.period_end.delta(recurring.period_start, unit="day").cast(
+            "float64"
+        ) / recurring.billing_end.delta(recurring.billing_start, unit="day").cast("float64")
+        months = ibis.ifelse(
+            recurring.billing_start.notnull(),
+            share * period_months(recurring.billing_start, recurring.billing_end),
+            period_months(recurring.period_start, recurring.period_end),
+        )
+    else:
+        months = period_months(recurring.period_start, recurring.period_end)
     if "billing_interval" in recurring.columns:
         months = months.fill_null(interval_months(recurring.billing_interval))
     spans = recurring.select(
@@ -72,8 +97,58 @@ def mrr_from_lines(lines: ir.Table, as_of: object, by: tuple[str, ...] = ()) -> 
     covered = spans.mutate(
         month_idx=months_between(spans.first_idx, spans.last_idx).unnest()
     ).filter(ibis._.month_idx <= ibis._.last_idx)
-    return covered.group_by("customer_id", *by, "month_idx").aggregate(
-        mrr=covered.monthly.sum().round(MRR_DECIMALS)
+    total = covered.monthly.sum().round(MRR_DECIMALS)
+    if not by:  # a customer-month never goes below zero (credits larger than charges)
+        total = ibis.greatest(total, ibis.literal(0.0))
+    return covered.group_by("customer_id", *by, "month_idx").aggregate(mrr=total)
+
+
+def with_billing_periods(lines: ir.Table) -> ir.Table:
+    """``lines`` with billing_start, billing_end: the shortest period of another line of
+    the same subscription that holds the line's period (null when none does)."""
+    periods = (
+        lines.filter(lines.subscription_id.notnull(), lines.period_end.notnull())
+        .select("subscription_id", "period_start", "period_end")
+        .distinct()
+    )
+    # Only a period some earlier-starting (or same-start, longer) one reaches past can
+    # be held: found with a running maximum, so that the pairing join below sees the
+    # few prorations, not every pair of a subscription's months.
+    before = ibis.window(
+        group_by="subscription_id",
+        order_by=[periods.period_start, periods.period_end.desc()],
+        rows=(None, -1),
+    )
+    reached = periods.mutate(reach=periods.period_end.max().over(before))
+    held = reached.filter(reached.reach >= reached.period_end).drop("reach")
+    outer = periods.view()
+    pairs = held.join(
+        outer,
+        [
+            held.subscription_id == outer.subscription_id,
+            outer.period_start <= held.period_start,
+            held.period_end <= outer.period_end,
+            (outer.period_start != held.period_start) | (outer.period_end != held.period_end),
+        ],
+    ).select(
+        "subscription_id",
+        "period_start",
+        "period_end",
+        billing_start=outer.period_start,
+        billing_end=outer.period_end,
+        billing_days=outer.period_end.delta(outer.period_start, unit="day"),
+    )
+    # The shortest holding period; ties (same length) by the earliest start.
+    closest = ibis.window(
+        group_by=["subscription_id", "period_start", "period_end"],
+        order_by=["billing_days", "billing_start"],
+    )
+    pairs = pairs.mutate(pick=ibis.row_number().over(closest)).filter(ibis._.pick == 0)
+    pairs = pairs.select(
+        "subscription_id", "period_start", "period_end", "billing_start", "billing_end"
+    )
+    return lines.left_join(pairs, ["subscription_id", "period_start", "period_end"]).select(
+        *lines.columns, "billing_start", "billing_end"
     )
 
 

@@ -100,7 +100,7 @@ TABLES: dict[str, Table] = {
                 _c("customer_id", "string", True),
                 _c("period_start", "date", True),
                 _c("period_end", "date"),
-                _c("amount", "float", True, min=0),
+                _c("amount", "float", True),  # negative: a credit, a proration, a discount
                 _c("line_id", "string"),
                 _c("subscription_id", "string"),
                 _c("product_id", "string"),
