@@ -113,7 +113,11 @@ class Workspace:
     # -- sources ----------------------------------------------------------
 
     def load(
-        self, items: Mapping[str, str | Path | Any], *, allow_empty: bool = False
+        self,
+        items: Mapping[str, str | Path | Any],
+        *,
+        allow_empty: bool = False,
+        create_missing_customers: bool = False,
     ) -> dict[str, int]:
         """Validate and load sources, all or nothing.
 
@@ -121,6 +125,8 @@ class Workspace:
             items: contract table name → a CSV/Parquet path, a Postgres URL
                 (``postgresql://host/db?table=schema.name``) or a data frame.
             allow_empty: load a header-only file (it empties its table).
+            create_missing_customers: add to customers the ids that lines or
+                transactions name and customers lacks (else they are refused).
 
         Returns:
             Rows loaded per table.
@@ -132,12 +138,31 @@ class Workspace:
         from custlens.sources.load import load_sources
 
         self._compiler = None
-        loaded = load_sources(self.warehouse, items, allow_empty=allow_empty)
+        loaded = load_sources(
+            self.warehouse,
+            items,
+            allow_empty=allow_empty,
+            existing_customers=self._loaded_customers,
+            create_missing_customers=create_missing_customers,
+        )
         # A rollup may read a source: none is current until the next run rebuilds them.
         rollup.invalidate(self.warehouse)
         return loaded
 
-    def load_dir(self, directory: str | Path, *, allow_empty: bool = False) -> dict[str, int]:
+    def _loaded_customers(self) -> pl.DataFrame | None:
+        """The customers loaded before (the referential check of a load reads them)."""
+        name = TABLES["customers"].warehouse_name
+        if not self.warehouse.has(name):
+            return None
+        return self.warehouse.to_polars(self.warehouse.table(name))
+
+    def load_dir(
+        self,
+        directory: str | Path,
+        *,
+        allow_empty: bool = False,
+        create_missing_customers: bool = False,
+    ) -> dict[str, int]:
         """Load every ``<table>.csv|parquet`` of a folder, all or nothing."""
         from custlens.sources.load import find_sources
 
@@ -145,7 +170,9 @@ class Workspace:
         if not found:
             known = ", ".join(TABLES)
             raise ContractError(f"{directory}: no <table>.csv or .parquet files (tables: {known})")
-        return self.load(found, allow_empty=allow_empty)
+        return self.load(
+            found, allow_empty=allow_empty, create_missing_customers=create_missing_customers
+        )
 
     def generate(
         self,

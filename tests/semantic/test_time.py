@@ -143,7 +143,7 @@ def test_as_of_from_the_latest_run_wins(make_workspace):
     # Config says 2024-06, the latest run was as of 2024-02 → 2024-02-29:
     # last 2 months = Jan–Feb 2024: 30, 70.
     ws = fill(make_workspace(as_of="2024-06"))
-    ws.load({"subscription_lines": lines(("a", D(2024, 1, 1), D(2024, 2, 1), 10))})
+    ws.load({"subscription_lines": lines(("c1", D(2024, 1, 1), D(2024, 2, 1), 10))})
     ws.run(as_of=D(2024, 2, 1), only=["customer_mrr"])
     assert ws.as_of() == D(2024, 2, 29)
     assert series(ws, "month", "last 2 months", ["sales.total"]) == [

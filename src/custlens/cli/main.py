@@ -242,6 +242,14 @@ def load(
         bool,
         typer.Option("--allow-empty", help="Load a header-only file: it empties its table."),
     ] = False,
+    create_missing_customers: Annotated[
+        bool,
+        typer.Option(
+            "--create-missing-customers",
+            help="Add to customers the ids that lines or transactions name and customers "
+            "lacks (else such rows are refused).",
+        ),
+    ] = False,
 ) -> None:
     """Load a source table, or every <table>.csv|parquet of a folder (all or nothing)."""
     import warnings
@@ -249,9 +257,17 @@ def load(
     with _open() as ws, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if path is None:
-            counts = ws.load_dir(Path(table_or_dir), allow_empty=allow_empty)
+            counts = ws.load_dir(
+                Path(table_or_dir),
+                allow_empty=allow_empty,
+                create_missing_customers=create_missing_customers,
+            )
         else:
-            counts = ws.load({table_or_dir: path}, allow_empty=allow_empty)
+            counts = ws.load(
+                {table_or_dir: path},
+                allow_empty=allow_empty,
+                create_missing_customers=create_missing_customers,
+            )
     for warning in caught:
         err_console.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     table = Table("table", "rows", title="Loaded")

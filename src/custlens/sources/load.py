@@ -18,13 +18,16 @@ rejected whole with one :class:`~custlens.errors.ContractError`. Its message
 names the source, the row (for CSV also the file line), the column, the
 offending value and what was expected::
 
-    lines.csv, row 2 (line 3), column 'amount': negative value -10.0; expected >= 0
+    lines.csv, row 2 (line 3), column 'discount': negative value -10.0; expected >= 0
 
 When several checks fail, one error lists each on its own line::
 
     lines.csv: 2 problems
-      row 1 (line 2), column 'amount': negative value -5.0; expected >= 0
       row 2 (line 3), column 'kind': 'monthly' is not one of 'recurring', 'one_time', 'usage'
+      row 1 (line 2), column 'discount': negative value -5.0; expected >= 0
+
+Lines and transactions must name customers that ``customers`` holds, when
+customers are loaded (:mod:`custlens.sources.references`).
 
 CSV cells are read as text and stripped of surrounding whitespace; an empty
 cell is null, and a row whose cells are all empty (a blank line) is skipped.
@@ -33,7 +36,7 @@ cell is null, and a row whose cells are all empty (a blank line) is skipped.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,6 +51,7 @@ if TYPE_CHECKING:
 from custlens.sources.convert import POLARS_TYPES
 from custlens.sources.problems import known_tables
 from custlens.sources.read import FILE_SUFFIXES, read_source
+from custlens.sources.references import check_customers
 from custlens.sources.validate import validate
 
 __all__ = ["POLARS_TYPES", "find_sources", "load_sources", "read_source", "validate"]
@@ -99,6 +103,8 @@ def load_sources(
     items: Mapping[str, str | Path | pl.DataFrame | pa.Table | pandas.DataFrame],
     *,
     allow_empty: bool = False,
+    existing_customers: Callable[[], pl.DataFrame | None] = lambda: None,
+    create_missing_customers: bool = False,
 ) -> dict[str, int]:
     """Read and validate every source, then write them all in one atomic call.
 
@@ -110,6 +116,10 @@ def load_sources(
         items: contract table name → path or URL (see :func:`read_source`) or a frame.
         allow_empty: load a file that has a header and no rows (it empties the table);
             without it, such a file is an error.
+        existing_customers: the customers loaded before, for the referential check
+            of lines and transactions (:mod:`custlens.sources.references`).
+        create_missing_customers: add the customers that lines or transactions name
+            and customers lacks, instead of refusing them.
 
     Returns:
         Rows loaded per table.
@@ -126,6 +136,7 @@ def load_sources(
             f"known tables: {known_tables()}"
         )
     typed: dict[str, pl.DataFrame] = {}
+    origins: dict[str, str] = {}
     errors: list[ContractError] = []
     for table, item in items.items():
         try:
@@ -140,6 +151,7 @@ def load_sources(
             else:
                 frame, origin = item, f"<{table} frame>"
             typed[table] = validate(table, frame, origin)
+            origins[table] = origin
             extras = [c for c in typed[table].columns if contract.TABLES[table].column(c) is None]
             for name in extras:
                 warnings.warn(
@@ -150,6 +162,10 @@ def load_sources(
                 )
         except ContractError as exc:
             errors.append(exc)
+    if not errors:
+        errors = check_customers(
+            typed, origins, existing_customers, create_missing=create_missing_customers
+        )
     if len(errors) == 1:
         raise errors[0]
     if errors:
