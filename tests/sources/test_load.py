@@ -265,11 +265,15 @@ def test_missing_column_hints_at_case(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_unparseable_value_names_first_bad_row_and_value(
+def test_unparseable_value_names_its_row_and_value(
     tmp_path: Path, table: str, text: str, where: str, expected: str
 ) -> None:
     error = error_of(tmp_path, table, text)
-    assert str(error).startswith(f"{tmp_path / (table + '.csv')}, {where}: {expected}")
+    message = str(error)
+    if "problems" in message.splitlines()[0]:  # the other bad rows are listed too
+        assert any(line.startswith(f"  {where}: {expected}") for line in message.splitlines())
+    else:
+        assert message.startswith(f"{tmp_path / (table + '.csv')}, {where}: {expected}")
     assert error.origin == str(tmp_path / f"{table}.csv")
     assert error.row is not None and error.column is not None and error.value is not None
 
@@ -396,6 +400,51 @@ def test_several_problems_are_listed_one_per_line(tmp_path: Path) -> None:
         "  row 1 (line 2), column 'discount': negative value -5.0; expected >= 0",
     ]
     assert (error.row, error.column) == (2, "kind")  # the first problem
+
+
+def test_one_load_lists_every_reason_and_counts_past_twenty(tmp_path: Path) -> None:
+    # Two bad amounts, an unknown kind, a date that is not one and two negative
+    # periods — the one beside the bad date is still checked, on the rows that parse.
+    error = error_of(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount,kind\n"
+        "a,2024-01-01,2024-02-01,abc,recurring\n"
+        "b,2024-03-01,2024-02-01,10,recurring\n"
+        "c,2024-01-01,2024-02-01,10,monthly\n"
+        "d,2024-01-01,2024-02-01,xyz,recurring\n"
+        "e,01/02/2024,2024-02-01,10,recurring\n"
+        "f,2024-05-01,2024-04-01,10,recurring\n",
+    )
+    path = tmp_path / "subscription_lines.csv"
+    negative = "(a negative period); expected period_end > period_start"
+    assert str(error).splitlines() == [
+        f"{path}: 6 problems",
+        "  row 5 (line 6), column 'period_start': '01/02/2024' is not a date; expected YYYY-MM-DD",
+        "  row 1 (line 2), column 'amount': 'abc' is not a number",
+        "  row 4 (line 5), column 'amount': 'xyz' is not a number",
+        "  row 3 (line 4), column 'kind': 'monthly' is not one of 'recurring', 'one_time', 'usage'",
+        "  row 2 (line 3), column 'period_end': period_end 2024-02-01 is not after period_start "
+        f"2024-03-01 {negative}",
+        "  row 6 (line 7), column 'period_end': period_end 2024-04-01 is not after period_start "
+        f"2024-05-01 {negative}",
+    ]
+    assert (error.row, error.column, error.value) == (5, "period_start", "01/02/2024")
+
+    # 25 bad amounts and one bad kind: twenty lines, then the count of the rest.
+    rows = "".join(f"c{i},2024-01-01,2024-02-01,x{i},recurring\n" for i in range(25))
+    error = error_of(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount,kind\n"
+        + rows
+        + "z,2024-01-01,2024-02-01,1,weekly\n",
+    )
+    lines = str(error).splitlines()
+    assert lines[0] == f"{path}: 26 problems"
+    assert lines[1] == "  row 1 (line 2), column 'amount': 'x0' is not a number"
+    assert lines[20] == "  row 20 (line 21), column 'amount': 'x19' is not a number"
+    assert lines[21:] == ["  and 6 more"]
 
 
 def test_unknown_table(tmp_path: Path) -> None:

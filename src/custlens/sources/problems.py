@@ -62,6 +62,12 @@ class Problem:
     row: int | None = None
     column: str | None = None
     value: object = None
+    more: int = 0
+    """Further rows broken by the same rule and not listed (past :data:`LISTED`)."""
+
+
+LISTED = 20
+"""Problems an error lists; the rest are counted ("and 12 more")."""
 
 
 def _where(origin: str, problem: Problem) -> str:
@@ -76,14 +82,19 @@ def _where(origin: str, problem: Problem) -> str:
 def contract_error(origin: str, problems: list[Problem]) -> ContractError:
     """One ContractError for all problems; its row/column/value are the first problem's."""
     first = problems[0]
-    if len(problems) == 1:
+    total = sum(1 + p.more for p in problems)
+    if total == 1:
         where = ", ".join(p for p in (str(origin), _where(origin, first)) if p)
         message = f"{where}: {first.message}"
     else:
-        lines = [f"{origin}: {len(problems)} problems"]
-        for problem in problems:
+        # Every rule's rows in order, rule after rule: the first LISTED are shown.
+        lines = [f"{origin}: {total:,} problems"]
+        for problem in problems[:LISTED]:
             where = _where(origin, problem)
             lines.append(f"  {where}: {problem.message}" if where else f"  {problem.message}")
+        shown_count = min(len(problems), LISTED)
+        if total > shown_count:
+            lines.append(f"  and {total - shown_count:,} more")
         message = "\n".join(lines)
     # The message is composed here because a CSV row is named with its line too,
     # which ContractError's own "row N" prefix cannot say.

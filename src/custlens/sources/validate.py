@@ -4,8 +4,10 @@ kind per function, every problem reported at once."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 from custlens.sources.convert import POLARS_TYPES, cleaned, conversion_for, is_text
 from custlens.sources.problems import (
     EXPECTED,
+    LISTED,
     CsvOrigin,
     Problem,
     contract_error,
@@ -87,18 +90,16 @@ def validate(
     for col in present:
         if col.name in unsupported:
             continue
-        row = _first_true(parsed.get_column(_bad(col.name)))
-        if row is not None:
+        raws = df.get_column(col.name)
+
+        def not_parsed(row: int, col: Column = col, raws: pl.Series = raws) -> Problem:
+            raw = raws[row]
+            return Problem(f"{shown(raw)} is not {expected_of(col.type)}", row + 1, col.name, raw)
+
+        found = _per_row(parsed.get_column(_bad(col.name)), not_parsed)
+        if found:
             failed.add(col.name)
-            raw = df.get_column(col.name)[row]
-            problems.append(
-                Problem(
-                    f"{shown(raw)} is not {expected_of(col.type)}",
-                    row=row + 1,
-                    column=col.name,
-                    value=raw,
-                )
-            )
+            problems += found
 
     columns: dict[str, pl.Series] = {}
     for col in spec.columns:
@@ -143,7 +144,15 @@ def validate(
         pl.col(c).cast(pl.String) if df.schema[c] == pl.Null else pl.col(c) for c in extras
     )
     whole = pl.concat([typed, extra], how="horizontal") if extras else typed
-    problems += _check_ordered(spec, typed, failed)
+
+    def parsed_column(name: str) -> pl.Series | None:
+        if name in typed.columns:
+            return typed.get_column(name)
+        if name in failed and name not in unsupported:
+            return parsed.get_column(name)  # the values that parsed; the rest are null
+        return None
+
+    problems += _check_ordered(spec, parsed_column)
     problems += _check_unique(spec, typed, failed, origin)
     if spec.distinct_rows and not failed:
         problems += _check_distinct(whole, origin)
@@ -204,19 +213,33 @@ def _first_true(mask: pl.Series) -> int | None:
     return int(hits[0]) if hits.len() else None
 
 
+def _each_true(mask: pl.Series) -> tuple[list[int], int]:
+    """0-based indexes of the first :data:`LISTED` Trues (null counts as False), and how
+    many more there are."""
+    hits = mask.fill_null(False).arg_true()
+    return [int(i) for i in hits[:LISTED]], max(hits.len() - LISTED, 0)
+
+
+def _per_row(mask: pl.Series, problem: Callable[[int], Problem]) -> list[Problem]:
+    """``problem(row)`` for each row ``mask`` marks (the first LISTED; the last listed
+    carries the count of the rest)."""
+    rows, more = _each_true(mask)
+    out = [problem(row) for row in rows]
+    if out and more:
+        out[-1] = dataclasses.replace(out[-1], more=more)
+    return out
+
+
 def _check_values(col: Column, series: pl.Series) -> list[Problem]:
     """Required, range and choice rules of one typed column: first failing row of each."""
-    problems = []
+    problems: list[Problem] = []
     if col.required:
-        row = _first_true(series.is_null())
-        if row is not None:
-            problems.append(
-                Problem(
-                    f"missing value; {col.name} is required in every row",
-                    row=row + 1,
-                    column=col.name,
-                )
-            )
+        problems += _per_row(
+            series.is_null(),
+            lambda row: Problem(
+                f"missing value; {col.name} is required in every row", row + 1, col.name
+            ),
+        )
     if col.min is not None or col.max is not None:
         value_expr = pl.col(col.name)
         outside = pl.lit(False)
@@ -224,30 +247,30 @@ def _check_values(col: Column, series: pl.Series) -> list[Problem]:
             outside = outside | (value_expr < col.min)
         if col.max is not None:
             outside = outside | (value_expr > col.max)
-        row = _first_true(series.to_frame().select(outside).to_series())
-        if row is not None:
+        if col.min is not None and col.max is not None:
+            expected = f"between {shown_bound(col.min)} and {shown_bound(col.max)}"
+        elif col.min is not None:
+            expected = f">= {shown_bound(col.min)}"
+        else:
+            expected = f"<= {shown_bound(col.max)}"  # type: ignore[arg-type]
+
+        def outside_range(row: int) -> Problem:
             value = series[row]
-            if col.min is not None and col.max is not None:
-                expected = f"between {shown_bound(col.min)} and {shown_bound(col.max)}"
-            elif col.min is not None:
-                expected = f">= {shown_bound(col.min)}"
-            else:
-                expected = f"<= {shown_bound(col.max)}"  # type: ignore[arg-type]
             what = "negative value" if col.min == 0 and value < 0 else "out-of-range value"
-            problems.append(
-                Problem(f"{what} {shown(value)}; expected {expected}", row + 1, col.name, value)
-            )
+            return Problem(f"{what} {shown(value)}; expected {expected}", row + 1, col.name, value)
+
+        problems += _per_row(series.to_frame().select(outside).to_series(), outside_range)
     if col.type in ("date", "month", "timestamp"):
         problems += _check_plausible_date(col, series)
     if col.choices is not None:
         allowed = pl.Series(list(col.choices), dtype=POLARS_TYPES[col.type]).implode()
-        row = _first_true(series.is_not_null() & ~series.is_in(allowed))
-        if row is not None:
-            value = series[row]
-            choices = ", ".join(shown(c) for c in col.choices)
-            problems.append(
-                Problem(f"{shown(value)} is not one of {choices}", row + 1, col.name, value)
-            )
+        choices = ", ".join(shown(c) for c in col.choices)
+        problems += _per_row(
+            series.is_not_null() & ~series.is_in(allowed),
+            lambda row: Problem(
+                f"{shown(series[row])} is not one of {choices}", row + 1, col.name, series[row]
+            ),
+        )
     return problems
 
 
@@ -258,41 +281,41 @@ EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 def _check_plausible_date(col: Column, series: pl.Series) -> list[Problem]:
     day = series.dt.date() if series.dtype == pl.Datetime else series
     outside = day.is_not_null() & ((day < EARLIEST) | (day > LATEST))
-    row = _first_true(outside)
-    if row is None:
-        return []
-    value = series[row]
     hint = " (leave it empty for an open end)" if col.name.endswith("_end") else ""
-    return [
-        Problem(
-            f"date {value} is outside {EARLIEST} … {LATEST}, a placeholder rather than a "
-            f"date{hint}",
+    return _per_row(
+        outside,
+        lambda row: Problem(
+            f"date {series[row]} is outside {EARLIEST} … {LATEST}, a placeholder rather than "
+            f"a date{hint}",
             row + 1,
             col.name,
-            value,
-        )
-    ]
+            series[row],
+        ),
+    )
 
 
-def _check_ordered(spec: Table, typed: pl.DataFrame, failed: set[str]) -> list[Problem]:
-    """Pairs (earlier, later): later must be strictly after earlier where both are set."""
-    problems = []
+def _check_ordered(spec: Table, columns: Callable[[str], pl.Series | None]) -> list[Problem]:
+    """Pairs (earlier, later): later must be strictly after earlier where both are set
+    (and parsed: a value that is not a date is its own problem, not this one's)."""
+    problems: list[Problem] = []
     for earlier, later in spec.ordered:
-        if earlier in failed or later in failed:
+        a, b = columns(earlier), columns(later)
+        if a is None or b is None:
             continue
-        a, b = typed.get_column(earlier), typed.get_column(later)
-        row = _first_true(a.is_not_null() & b.is_not_null() & (b <= a))
-        if row is not None:
+
+        def unordered(
+            row: int, a: pl.Series = a, b: pl.Series = b, later: str = later, earlier: str = earlier
+        ) -> Problem:
             kind = "an empty" if a[row] == b[row] else "a negative"
-            problems.append(
-                Problem(
-                    f"{later} {shown(b[row])} is not after {earlier} {shown(a[row])} "
-                    f"({kind} period); expected {later} > {earlier}",
-                    row=row + 1,
-                    column=later,
-                    value=b[row],
-                )
+            return Problem(
+                f"{later} {shown(b[row])} is not after {earlier} {shown(a[row])} "
+                f"({kind} period); expected {later} > {earlier}",
+                row=row + 1,
+                column=later,
+                value=b[row],
             )
+
+        problems += _per_row(a.is_not_null() & b.is_not_null() & (b <= a), unordered)
     return problems
 
 
