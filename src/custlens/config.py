@@ -334,6 +334,11 @@ class Config(_Strict):
         "the month's new customers when that table is loaded, else marketing_spend.",
     )
 
+    mappings: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per source table, a file's column names and the contract's names they "
+        "mean, e.g. subscription_lines: {Customer ID: customer_id} (load's --map adds to them).",
+    )
     analytics: Analytics = Field(default_factory=Analytics)
     server: Server = Field(default_factory=Server)
     roles: dict[str, Role] = Field(default_factory=dict)

@@ -118,6 +118,7 @@ class Workspace:
         *,
         allow_empty: bool = False,
         create_missing_customers: bool = False,
+        mappings: Mapping[str, Mapping[str, str]] | None = None,
     ) -> dict[str, int]:
         """Validate and load sources, all or nothing.
 
@@ -127,6 +128,8 @@ class Workspace:
             allow_empty: load a header-only file (it empties its table).
             create_missing_customers: add to customers the ids that lines or
                 transactions name and customers lacks (else they are refused).
+            mappings: per table, source column names and the contract names they
+                mean, on top of the config's ``mappings``.
 
         Returns:
             Rows loaded per table.
@@ -144,6 +147,10 @@ class Workspace:
             allow_empty=allow_empty,
             existing_customers=self._loaded_customers,
             create_missing_customers=create_missing_customers,
+            mappings={
+                table: {**self.config.mappings.get(table, {}), **(mappings or {}).get(table, {})}
+                for table in {*self.config.mappings, *(mappings or {})}
+            },
         )
         # A rollup may read a source: none is current until the next run rebuilds them.
         rollup.invalidate(self.warehouse)

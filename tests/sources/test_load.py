@@ -322,10 +322,11 @@ def test_value_not_among_choices_lists_the_allowed(tmp_path: Path) -> None:
     error = error_of(
         tmp_path,
         "journey_events",
-        "customer_id,occurred_at,stage\na,2024-01-01,signup\na,2024-01-02,Onboarding\n",
+        "customer_id,occurred_at,stage\na,2024-01-01,Signup\na,2024-01-02,Onboard\n",
     )
+    # 'Signup' is signup in other capitals; 'Onboard' is no stage.
     assert str(error).endswith(
-        "row 2 (line 3), column 'stage': 'Onboarding' is not one of 'signup', 'onboarding', "
+        "row 2 (line 3), column 'stage': 'Onboard' is not one of 'signup', 'onboarding', "
         "'first_value', 'paid', 'expansion', 'advocacy'"
     )
 

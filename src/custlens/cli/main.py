@@ -250,10 +250,33 @@ def load(
             "lacks (else such rows are refused).",
         ),
     ] = False,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            metavar="'FILE COLUMN=column'",
+            help="A column of the file and the contract column it is, e.g. "
+            "--map 'Customer ID=customer_id' (repeat; custlens.yml's mappings: too).",
+        ),
+    ] = None,
 ) -> None:
     """Load a source table, or every <table>.csv|parquet of a folder (all or nothing)."""
     import warnings
 
+    mappings: dict[str, dict[str, str]] = {}
+    if map_:
+        if path is None:
+            raise typer.BadParameter(
+                "--map needs TABLE FILE; for a folder, put mappings: in custlens.yml",
+                param_hint="--map",
+            )
+        for pair in map_:
+            source, sep, column = pair.partition("=")
+            if not sep or not source.strip() or not column.strip():
+                raise typer.BadParameter(
+                    f"{pair!r} is not 'FILE COLUMN=column'", param_hint="--map"
+                )
+            mappings.setdefault(table_or_dir, {})[source.strip()] = column.strip()
     with _open() as ws, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if path is None:
@@ -267,9 +290,15 @@ def load(
                 {table_or_dir: path},
                 allow_empty=allow_empty,
                 create_missing_customers=create_missing_customers,
+                mappings=mappings,
             )
+    from custlens.errors import ContractWarning
+
+    # custlens's own warnings about the data; a library's deprecation notes are not
+    # the user's business.
     for warning in caught:
-        err_console.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
+        if issubclass(warning.category, ContractWarning):
+            err_console.print(f"[yellow]warning:[/] {escape(str(warning.message))}", soft_wrap=True)
     table = Table("table", "rows", title="Loaded")
     for name, rows in counts.items():
         table.add_row(name, f"{rows:,}")

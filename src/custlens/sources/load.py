@@ -38,7 +38,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import polars as pl
 import pyarrow as pa
@@ -55,6 +55,32 @@ from custlens.sources.references import check_customers
 from custlens.sources.validate import validate
 
 __all__ = ["POLARS_TYPES", "find_sources", "load_sources", "read_source", "validate"]
+
+
+def renamed(frame: Any, mapping: Mapping[str, str], origin: str, table: str) -> Any:
+    """``frame`` with its columns renamed as ``mapping`` says (source name → contract
+    name); a name the frame lacks, or a contract name it already has, is an error."""
+    columns = list(frame.columns)
+    absent = [source for source in mapping if source not in columns]
+    if absent:
+        raise ContractError(
+            f"the mapping names column{'s' if len(absent) > 1 else ''} "
+            f"{', '.join(map(repr, absent))}, which the {table} source does not have "
+            f"(its columns: {', '.join(map(repr, columns))})",
+            origin=origin,
+        )
+    taken = [t for s, t in mapping.items() if t in columns and t != s]
+    if taken:
+        raise ContractError(
+            f"the mapping renames a column to {', '.join(map(repr, taken))}, which the source "
+            "already has",
+            origin=origin,
+        )
+    if isinstance(frame, pl.DataFrame):
+        return frame.rename(dict(mapping))
+    if isinstance(frame, pa.Table):
+        return frame.rename_columns([mapping.get(c, c) for c in columns])
+    return frame.rename(columns=dict(mapping))  # pandas
 
 
 class TableWriter(Protocol):
@@ -105,6 +131,7 @@ def load_sources(
     allow_empty: bool = False,
     existing_customers: Callable[[], pl.DataFrame | None] = lambda: None,
     create_missing_customers: bool = False,
+    mappings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, int]:
     """Read and validate every source, then write them all in one atomic call.
 
@@ -120,6 +147,8 @@ def load_sources(
             of lines and transactions (:mod:`custlens.sources.references`).
         create_missing_customers: add the customers that lines or transactions name
             and customers lacks, instead of refusing them.
+        mappings: per table, the source's column names and the contract names they
+            mean (``{"subscription_lines": {"Customer ID": "customer_id"}}``).
 
     Returns:
         Rows loaded per table.
@@ -150,6 +179,8 @@ def load_sources(
                     )
             else:
                 frame, origin = item, f"<{table} frame>"
+            if mappings and mappings.get(table):
+                frame = renamed(frame, mappings[table], origin, table)
             typed[table] = validate(table, frame, origin)
             origins[table] = origin
             extras = [c for c in typed[table].columns if contract.TABLES[table].column(c) is None]

@@ -107,6 +107,8 @@ def validate(
             continue
         if col.name in df.columns:
             series = parsed.get_column(col.name)
+            if col.choices is not None and col.type == "string":
+                series = _spelled_as_choices(series, col.choices)
             if col.default is not None:
                 series = series.fill_null(col.default)
         else:
@@ -191,16 +193,39 @@ def _check_columns(spec: Table, df: pl.DataFrame, origin: str) -> None:
     message = f"missing required {noun} {', '.join(map(repr, missing))}; found columns: {found}"
     lowered = {c.lower(): c for c in df.columns}
     near = [f"{lowered[m.lower()]!r} for {m!r}" for m in missing if m.lower() in lowered]
+    close = {m: _closest(m, df.columns) for m in missing}
+    maps = " ".join(f"--map '{c}={m}'" for m, c in close.items() if c is not None)
     if near:
-        message += f" (column names are case-sensitive: found {', '.join(near)})"
+        message += (
+            f" (column names are case-sensitive: found {', '.join(near)}; rename, or load "
+            f"with {maps})"
+        )
     elif any(";" in c or "\t" in c for c in df.columns):
         message += " (the file seems to use ';' or tabs; custlens reads comma-separated files)"
+    elif maps:
+        found_for = ", ".join(f"{c!r} for {m!r}" for m, c in close.items() if c is not None)
+        message += f" (did you mean {found_for}? load with {maps}, or rename it)"
     elif isinstance(origin, CsvOrigin) and not any(spec.column(c) for c in df.columns):
         message += (
             f" (the first line does not look like a header; a CSV file must start with "
             f"a line naming its columns, e.g. {','.join(spec.required)})"
         )
     raise ContractError(message, origin=origin)
+
+
+def _closest(wanted: str, columns: list[str]) -> str | None:
+    """The file's column most like the contract column ``wanted``: the same words in
+    other capitals or separators (``Customer ID``), else a near spelling."""
+    import difflib
+
+    def words(name: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+    by_words = {words(c): c for c in columns}
+    if wanted in by_words:
+        return by_words[wanted]
+    near = difflib.get_close_matches(wanted, list(by_words), n=1, cutoff=0.8)
+    return by_words[near[0]] if near else None
 
 
 def _bad(name: str) -> str:
@@ -228,6 +253,22 @@ def _per_row(mask: pl.Series, problem: Callable[[int], Problem]) -> list[Problem
     if out and more:
         out[-1] = dataclasses.replace(out[-1], more=more)
     return out
+
+
+def _spelled_as_choices(series: pl.Series, choices: tuple[object, ...]) -> pl.Series:
+    """A choice written in other capitals (``Recurring``, ``ONE_TIME``) as the contract
+    spells it; anything else is left for the choice rule to name."""
+    canonical = {str(c).lower(): str(c) for c in choices}
+    lowered = series.str.to_lowercase()
+    return (
+        pl.select(
+            pl.when(lowered.is_in(list(canonical)))
+            .then(lowered.replace_strict(canonical, default=None))
+            .otherwise(series)
+        )
+        .to_series()
+        .alias(series.name)
+    )
 
 
 def _check_values(col: Column, series: pl.Series) -> list[Problem]:

@@ -1,0 +1,96 @@
+"""Loading exports as they come (issue 27, part 3): column mappings, the closest
+header named when a column is missing, choices in any capitals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from custlens.cli import app
+from custlens.errors import ContractError
+from custlens.workspace import Workspace
+
+EXPORT = (
+    "Customer ID,Period Start,period_end,Amount,kind\n"
+    "a,2024-01-01,2024-02-01,10,Recurring\n"
+    "b,2024-01-01,2024-02-01,25.5,ONE_TIME\n"
+)
+MAP = {"Customer ID": "customer_id", "Period Start": "period_start", "Amount": "amount"}
+
+
+def export(folder: Path, name: str = "lines.csv") -> Path:
+    path = folder / name
+    path.write_text(EXPORT, encoding="utf-8")
+    return path
+
+
+def test_the_cli_maps_an_exports_headers_and_reads_choices_in_any_capitals(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "ws"
+    Workspace.init(folder).close()
+    argv = ["-w", str(folder), "load", "subscription_lines", str(export(tmp_path))]
+    for source, column in MAP.items():
+        argv += ["--map", f"{source}={column}"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    with Workspace(folder) as ws:
+        lines = ws.table("subscription_lines").sort("customer_id")
+    assert lines["customer_id"].to_list() == ["a", "b"]
+    assert lines["amount"].to_list() == [10.0, 25.5]
+    assert lines["kind"].to_list() == ["recurring", "one_time"]
+
+
+def test_the_configs_mappings_apply_to_a_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "ws"
+    Workspace.init(folder).close()
+    config = folder / "custlens.yml"
+    config.write_text(
+        config.read_text()
+        + "mappings:\n  subscription_lines:\n"
+        + "".join(f"    {s}: {c}\n" for s, c in MAP.items()),
+        encoding="utf-8",
+    )
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    export(exports, "subscription_lines.csv")
+    with Workspace(folder) as ws:
+        assert ws.load_dir(exports) == {"subscription_lines": 2}
+
+
+def test_a_missing_column_names_the_closest_header_and_the_map_that_fixes_it(
+    tmp_path: Path,
+) -> None:
+    path = export(tmp_path)
+    with Workspace.init(tmp_path / "ws") as ws, pytest.raises(ContractError) as refused:
+        ws.load({"subscription_lines": path})
+    assert str(refused.value) == (
+        f"{path}: missing required columns 'customer_id', 'period_start', 'amount'; found "
+        "columns: 'Customer ID', 'Period Start', 'period_end', 'Amount', 'kind' (column "
+        "names are case-sensitive: found 'Amount' for 'amount'; rename, or load with "
+        "--map 'Customer ID=customer_id' --map 'Period Start=period_start' --map "
+        "'Amount=amount')"
+    )
+    misspelt = tmp_path / "misspelt.csv"
+    misspelt.write_text("customer_id,period_start,period_end,ammount\na,2024-01-01,2024-02-01,1\n")
+    with Workspace(tmp_path / "ws") as ws, pytest.raises(ContractError) as refused:
+        ws.load({"subscription_lines": misspelt})
+    assert str(refused.value).endswith(
+        "(did you mean 'ammount' for 'amount'? load with --map 'ammount=amount', or rename it)"
+    )
+
+
+def test_a_mapping_must_name_columns_the_file_has(tmp_path: Path) -> None:
+    path = export(tmp_path)
+    with Workspace.init(tmp_path / "ws") as ws, pytest.raises(ContractError) as refused:
+        ws.load({"subscription_lines": path}, mappings={"subscription_lines": {"Nope": "amount"}})
+    assert str(refused.value) == (
+        f"{path}: the mapping names column 'Nope', which the subscription_lines source does "
+        "not have (its columns: 'Customer ID', 'Period Start', 'period_end', 'Amount', 'kind')"
+    )
+    with Workspace(tmp_path / "ws") as ws, pytest.raises(ContractError, match="already has"):
+        ws.load(
+            {"subscription_lines": path}, mappings={"subscription_lines": {"kind": "period_end"}}
+        )
