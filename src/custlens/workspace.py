@@ -119,6 +119,7 @@ class Workspace:
         allow_empty: bool = False,
         create_missing_customers: bool = False,
         mappings: Mapping[str, Mapping[str, str]] | None = None,
+        delimiter: str | None = None,
     ) -> dict[str, int]:
         """Validate and load sources, all or nothing.
 
@@ -130,6 +131,7 @@ class Workspace:
                 transactions name and customers lacks (else they are refused).
             mappings: per table, source column names and the contract names they
                 mean, on top of the config's ``mappings``.
+            delimiter: CSV files' field separator (default: sniffed from the header).
 
         Returns:
             Rows loaded per table.
@@ -151,6 +153,7 @@ class Workspace:
                 table: {**self.config.mappings.get(table, {}), **(mappings or {}).get(table, {})}
                 for table in {*self.config.mappings, *(mappings or {})}
             },
+            delimiter=delimiter,
         )
         # A rollup may read a source: none is current until the next run rebuilds them.
         rollup.invalidate(self.warehouse)
@@ -169,6 +172,7 @@ class Workspace:
         *,
         allow_empty: bool = False,
         create_missing_customers: bool = False,
+        delimiter: str | None = None,
     ) -> dict[str, int]:
         """Load every ``<table>.csv|parquet`` of a folder, all or nothing."""
         from custlens.sources.load import find_sources
@@ -178,7 +182,10 @@ class Workspace:
             known = ", ".join(TABLES)
             raise ContractError(f"{directory}: no <table>.csv or .parquet files (tables: {known})")
         return self.load(
-            found, allow_empty=allow_empty, create_missing_customers=create_missing_customers
+            found,
+            allow_empty=allow_empty,
+            create_missing_customers=create_missing_customers,
+            delimiter=delimiter,
         )
 
     def generate(

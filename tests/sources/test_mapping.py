@@ -94,3 +94,35 @@ def test_a_mapping_must_name_columns_the_file_has(tmp_path: Path) -> None:
         ws.load(
             {"subscription_lines": path}, mappings={"subscription_lines": {"kind": "period_end"}}
         )
+
+
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_a_file_separated_otherwise_is_read_by_its_header(tmp_path: Path, sep: str) -> None:
+    # Excel writes ';' where the decimal mark is a comma; exports use tabs and pipes.
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        sep.join(["customer_id", "name", "region"])
+        + "\n"
+        + sep.join(["c1", "Acme, Inc.", "EMEA"])
+        + "\n"
+    )
+    with Workspace.init(tmp_path / "ws") as ws:
+        assert ws.load({"customers": path}) == {"customers": 1}
+        assert ws.table("customers").row(0, named=True)["name"] == "Acme, Inc."
+
+
+def test_an_ambiguous_header_asks_for_the_delimiter_and_the_cli_takes_it(tmp_path: Path) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_text("customer_id;name|note\nc1;Acme|x\n")
+    folder = tmp_path / "ws"
+    Workspace.init(folder).close()
+    runner = CliRunner()
+    refused = runner.invoke(app, ["-w", str(folder), "load", "customers", str(path)])
+    assert refused.exit_code == 1
+    assert "cannot tell the delimiter: the header holds ';' and '|'" in refused.output
+    done = runner.invoke(
+        app, ["-w", str(folder), "load", "customers", str(path), "--delimiter", ";"]
+    )
+    assert done.exit_code == 0, done.output
+    with Workspace(folder) as ws:
+        assert ws.table("customers")["name|note"].to_list() == ["Acme|x"]

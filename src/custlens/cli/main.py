@@ -259,10 +259,22 @@ def load(
             "--map 'Customer ID=customer_id' (repeat; custlens.yml's mappings: too).",
         ),
     ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option(
+            help="CSV field separator, e.g. ';' or tab (default: read from the header).",
+        ),
+    ] = None,
 ) -> None:
     """Load a source table, or every <table>.csv|parquet of a folder (all or nothing)."""
     import warnings
 
+    if delimiter is not None:
+        delimiter = "\t" if delimiter.lower() in ("tab", "\\t") else delimiter
+        if len(delimiter) != 1:
+            raise typer.BadParameter(
+                f"{delimiter!r} is not one character (say tab for a tab)", param_hint="--delimiter"
+            )
     mappings: dict[str, dict[str, str]] = {}
     if map_:
         if path is None:
@@ -284,6 +296,7 @@ def load(
                 Path(table_or_dir),
                 allow_empty=allow_empty,
                 create_missing_customers=create_missing_customers,
+                delimiter=delimiter,
             )
         else:
             counts = ws.load(
@@ -291,6 +304,7 @@ def load(
                 allow_empty=allow_empty,
                 create_missing_customers=create_missing_customers,
                 mappings=mappings,
+                delimiter=delimiter,
             )
     from custlens.errors import ContractWarning
 

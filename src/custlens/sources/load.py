@@ -132,6 +132,7 @@ def load_sources(
     existing_customers: Callable[[], pl.DataFrame | None] = lambda: None,
     create_missing_customers: bool = False,
     mappings: Mapping[str, Mapping[str, str]] | None = None,
+    delimiter: str | None = None,
 ) -> dict[str, int]:
     """Read and validate every source, then write them all in one atomic call.
 
@@ -149,6 +150,7 @@ def load_sources(
             and customers lacks, instead of refusing them.
         mappings: per table, the source's column names and the contract names they
             mean (``{"subscription_lines": {"Customer ID": "customer_id"}}``).
+        delimiter: CSV files' field separator (default: sniffed, see :func:`read_source`).
 
     Returns:
         Rows loaded per table.
@@ -170,7 +172,7 @@ def load_sources(
     for table, item in items.items():
         try:
             if isinstance(item, (str, Path)):
-                frame, origin = read_source(item, table)
+                frame, origin = read_source(item, table, delimiter)
                 if frame.height == 0 and not allow_empty:
                     raise ContractError(
                         "the file has a header and no rows; loading it would empty "

@@ -32,7 +32,9 @@ FILE_SUFFIXES = (".csv", ".parquet")
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def read_source(location: str | Path, table: str) -> tuple[pl.DataFrame, str]:
+def read_source(
+    location: str | Path, table: str, delimiter: str | None = None
+) -> tuple[pl.DataFrame, str]:
     """Read one source table, raw: a CSV file, a Parquet file, or a Postgres table.
 
     CSV cells are all read as text (so that :func:`validate` can point at the
@@ -46,6 +48,8 @@ def read_source(location: str | Path, table: str) -> tuple[pl.DataFrame, str]:
             too; without ``table=`` the contract name ``table`` is read from the
             search path). Other query parameters are passed to the driver.
         table: the contract table this source is meant to be (``"customers"``).
+        delimiter: a CSV file's field separator; default: sniffed from the header
+            (a comma, else the one of ``;``, tab or ``|`` it holds).
 
     Returns:
         ``(frame, origin)``: origin labels the source in errors, e.g. the file
@@ -76,12 +80,35 @@ def read_source(location: str | Path, table: str) -> tuple[pl.DataFrame, str]:
             return pl.read_parquet(path), Origin(origin)
         except Exception as exc:  # Polars/Arrow raise several types for a bad file
             raise ContractError(f"cannot read as Parquet: {exc}", origin=origin) from exc
-    return _read_csv(path, origin, spec)
+    return _read_csv(path, origin, spec, delimiter or _sniffed_delimiter(path, origin))
 
 
-def _read_csv(path: Path, origin: str, spec: Table) -> tuple[pl.DataFrame, str]:
+DELIMITERS = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
+
+
+def _sniffed_delimiter(path: Path, origin: str) -> str:
+    """The separator of a CSV file, from its header line: a comma if it has one, else
+    the one other separator it holds (``;`` as Excel writes in many locales, a tab,
+    ``|``); a header with two of those is ambiguous, and an error says so."""
+    with path.open("rb") as file:
+        header = file.readline().decode("utf-8", errors="replace")
+    header = re.sub(r'"[^"]*"', "", header)  # a quoted name may hold anything
+    if "," in header:
+        return ","
+    found = [d for d in (";", "\t", "|") if d in header]
+    if len(found) > 1:
+        named = " and ".join(DELIMITERS[d] for d in found)
+        raise ContractError(
+            f"cannot tell the delimiter: the header holds {named}; say which with "
+            "--delimiter (e.g. --delimiter ';')",
+            origin=origin,
+        )
+    return found[0] if found else ","
+
+
+def _read_csv(path: Path, origin: str, spec: Table, sep: str = ",") -> tuple[pl.DataFrame, str]:
     try:
-        raw = pl.read_csv(path, infer_schema=False, raise_if_empty=True)
+        raw = pl.read_csv(path, infer_schema=False, raise_if_empty=True, separator=sep)
     except pl.exceptions.NoDataError:
         raise ContractError(
             "the file is empty; expected a header line naming the columns "
@@ -90,7 +117,7 @@ def _read_csv(path: Path, origin: str, spec: Table) -> tuple[pl.DataFrame, str]:
         ) from None
     except pl.exceptions.ComputeError as exc:
         if "more fields" in str(exc):
-            raise _ragged_row_error(path, origin) from None
+            raise _ragged_row_error(path, origin, sep) from None
         if "utf-8" in str(exc).lower():
             raise ContractError(
                 f"the file is not UTF-8 text: {_first_non_utf8(path)}; save it as UTF-8 "
@@ -113,7 +140,7 @@ def _read_csv(path: Path, origin: str, spec: Table) -> tuple[pl.DataFrame, str]:
     if raw.width > 1 and raw.get_column(raw.columns[-1]).null_count():
         # Polars fills a row that stops short with nulls, as if its last cells were
         # empty: a cut-off or shifted line would load as missing values.
-        short = _short_row(path, raw.columns, lines)
+        short = _short_row(path, raw.columns, lines, sep)
         if short is not None:
             raise contract_error(CsvOrigin(origin, lines), [short])
     frame = raw.with_columns(as_text(pl.all()))
@@ -156,7 +183,7 @@ def _file_lines(raw: pl.DataFrame, first_line: int) -> pl.Series:
     return raw.select(start.alias(LINE)).to_series()
 
 
-def _short_row(path: Path, header: list[str], lines: pl.Series) -> Problem | None:
+def _short_row(path: Path, header: list[str], lines: pl.Series, sep: str = ",") -> Problem | None:
     """The first row with fewer fields than the header, or None.
 
     Fields are counted on the raw lines, quoted cells taken out first; a row whose
@@ -174,7 +201,7 @@ def _short_row(path: Path, header: list[str], lines: pl.Series) -> Problem | Non
     short = (
         raw.with_row_index("line", offset=1)
         .with_columns(
-            fields=text.str.replace_all(r'"[^"]*"', "").str.count_matches(",") + 1,
+            fields=text.str.replace_all(r'"[^"]*"', "").str.count_matches(re.escape(sep)) + 1,
             balanced=text.str.count_matches('"') % 2 == 0,
         )
         .filter(
@@ -194,9 +221,9 @@ def _short_row(path: Path, header: list[str], lines: pl.Series) -> Problem | Non
     return None
 
 
-def _ragged_row_error(path: Path, origin: str) -> ContractError:
+def _ragged_row_error(path: Path, origin: str, sep: str = ",") -> ContractError:
     """Find the first row with more fields than the header (Polars does not say which)."""
-    header = pl.read_csv(path, infer_schema=False, n_rows=0).columns
+    header = pl.read_csv(path, infer_schema=False, n_rows=0, separator=sep).columns
     width = len(header)
     expected = f"the header has {width} ({', '.join(header)})"
     # Read again, header included, with one column more than the header: the
@@ -207,6 +234,7 @@ def _ragged_row_error(path: Path, origin: str) -> ContractError:
         schema={f"c{i}": pl.String for i in range(width + 1)},
         truncate_ragged_lines=True,
         missing_columns="insert",
+        separator=sep,
     )
     bad = probe.get_column(f"c{width}").is_not_null().arg_true()
     if bad.len() == 0:

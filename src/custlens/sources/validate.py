@@ -201,7 +201,10 @@ def _check_columns(spec: Table, df: pl.DataFrame, origin: str) -> None:
             f"with {maps})"
         )
     elif any(";" in c or "\t" in c for c in df.columns):
-        message += " (the file seems to use ';' or tabs; custlens reads comma-separated files)"
+        message += (
+            " (the header holds ';' or tabs beside commas, read as the delimiter; say which "
+            "it is with --delimiter)"
+        )
     elif maps:
         found_for = ", ".join(f"{c!r} for {m!r}" for m, c in close.items() if c is not None)
         message += f" (did you mean {found_for}? load with {maps}, or rename it)"
