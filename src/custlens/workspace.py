@@ -120,6 +120,8 @@ class Workspace:
         create_missing_customers: bool = False,
         mappings: Mapping[str, Mapping[str, str]] | None = None,
         delimiter: str | None = None,
+        date_format: str | None = None,
+        decimal: str | None = None,
     ) -> dict[str, int]:
         """Validate and load sources, all or nothing.
 
@@ -132,6 +134,10 @@ class Workspace:
             mappings: per table, source column names and the contract names they
                 mean, on top of the config's ``mappings``.
             delimiter: CSV files' field separator (default: sniffed from the header).
+            date_format: a strftime format of dates written otherwise than ISO
+                (``%d/%m/%Y``); ISO dates are read too.
+            decimal: the decimal mark (``.`` or ``,``) of amounts written for a person,
+                with currency symbols and thousands separators (``$1,200.50``).
 
         Returns:
             Rows loaded per table.
@@ -140,7 +146,11 @@ class Workspace:
             ContractError: any item is invalid; nothing was loaded.
         """
         from custlens.semantic import rollup
+        from custlens.sources.convert import Reading
         from custlens.sources.load import load_sources
+
+        if decimal not in (None, ".", ","):
+            raise ConfigError(f"decimal mark {decimal!r}: expected '.' or ','")
 
         self._compiler = None
         loaded = load_sources(
@@ -154,6 +164,7 @@ class Workspace:
                 for table in {*self.config.mappings, *(mappings or {})}
             },
             delimiter=delimiter,
+            reading=Reading(date_format, decimal),
         )
         # A rollup may read a source: none is current until the next run rebuilds them.
         rollup.invalidate(self.warehouse)
@@ -173,8 +184,10 @@ class Workspace:
         allow_empty: bool = False,
         create_missing_customers: bool = False,
         delimiter: str | None = None,
+        date_format: str | None = None,
+        decimal: str | None = None,
     ) -> dict[str, int]:
-        """Load every ``<table>.csv|parquet`` of a folder, all or nothing."""
+        """Load every ``<table>.csv|parquet`` of a folder, all or nothing (see :meth:`load`)."""
         from custlens.sources.load import find_sources
 
         found = find_sources(Path(directory))
@@ -186,6 +199,8 @@ class Workspace:
             allow_empty=allow_empty,
             create_missing_customers=create_missing_customers,
             delimiter=delimiter,
+            date_format=date_format,
+            decimal=decimal,
         )
 
     def generate(

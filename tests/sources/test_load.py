@@ -421,7 +421,8 @@ def test_one_load_lists_every_reason_and_counts_past_twenty(tmp_path: Path) -> N
     negative = "(a negative period); expected period_end > period_start"
     assert str(error).splitlines() == [
         f"{path}: 6 problems",
-        "  row 5 (line 6), column 'period_start': '01/02/2024' is not a date; expected YYYY-MM-DD",
+        "  row 5 (line 6), column 'period_start': '01/02/2024' is not a date; expected "
+        "YYYY-MM-DD (day or month first? load with --date-format '%d/%m/%Y' or '%m/%d/%Y')",
         "  row 1 (line 2), column 'amount': 'abc' is not a number",
         "  row 4 (line 5), column 'amount': 'xyz' is not a number",
         "  row 3 (line 4), column 'kind': 'monthly' is not one of 'recurring', 'one_time', 'usage'",

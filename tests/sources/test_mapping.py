@@ -3,6 +3,7 @@ header named when a column is missing, choices in any capitals."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,37 @@ def test_an_ambiguous_header_asks_for_the_delimiter_and_the_cli_takes_it(tmp_pat
     assert done.exit_code == 0, done.output
     with Workspace(folder) as ws:
         assert ws.table("customers")["name|note"].to_list() == ["Acme|x"]
+
+
+def test_dates_and_amounts_written_for_a_person_load_when_told_how(tmp_path: Path) -> None:
+    us = tmp_path / "us.csv"
+    us.write_text(
+        "customer_id,period_start,period_end,amount\n"
+        'a,01/02/2024,01/03/2024,"$1,200.50"\n'
+        "b,2024-03-01,2024-04-01,$300\n"
+    )
+    europe = tmp_path / "europe.csv"
+    europe.write_text(
+        "customer_id;period_start;period_end;amount\nc;01/02/2024;01/03/2024;1.200,50 €\n"
+    )
+    with Workspace.init(tmp_path / "ws") as ws:
+        with pytest.raises(ContractError) as refused:
+            ws.load({"subscription_lines": us})
+        assert str(refused.value).splitlines()[1:] == [
+            "  row 1 (line 2), column 'period_start': '01/02/2024' is not a date; expected "
+            "YYYY-MM-DD (day or month first? load with --date-format '%d/%m/%Y' or '%m/%d/%Y')",
+            "  row 1 (line 2), column 'period_end': '01/03/2024' is not a date; expected "
+            "YYYY-MM-DD (day or month first? load with --date-format '%d/%m/%Y' or '%m/%d/%Y')",
+            "  row 1 (line 2), column 'amount': '$1,200.50' is not a number (an amount written "
+            "for a person: load with --decimal . or --decimal ,)",
+            "  row 2 (line 3), column 'amount': '$300' is not a number (an amount written for "
+            "a person: load with --decimal . or --decimal ,)",
+        ]
+        # Day first: 1 February to 1 March; ISO dates are still read.
+        ws.load({"subscription_lines": us}, date_format="%d/%m/%Y", decimal=".")
+        got = ws.table("subscription_lines").sort("customer_id")
+        assert got["period_start"].to_list() == [date(2024, 2, 1), date(2024, 3, 1)]
+        assert got["period_end"].to_list() == [date(2024, 3, 1), date(2024, 4, 1)]
+        assert got["amount"].to_list() == [1200.5, 300.0]
+        ws.load({"subscription_lines": europe}, date_format="%d/%m/%Y", decimal=",")
+        assert ws.table("subscription_lines")["amount"].to_list() == [1200.5]

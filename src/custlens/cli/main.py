@@ -265,6 +265,20 @@ def load(
             help="CSV field separator, e.g. ';' or tab (default: read from the header).",
         ),
     ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            help="Dates written otherwise than YYYY-MM-DD, as a strftime format: "
+            "'%d/%m/%Y' day first, '%m/%d/%Y' month first.",
+        ),
+    ] = None,
+    decimal: Annotated[
+        str | None,
+        typer.Option(
+            help="Read amounts written for a person ($1,200.50 with '.', 1.200,50 € with "
+            "','): the decimal mark; currency symbols and thousands separators are dropped.",
+        ),
+    ] = None,
 ) -> None:
     """Load a source table, or every <table>.csv|parquet of a folder (all or nothing)."""
     import warnings
@@ -297,6 +311,8 @@ def load(
                 allow_empty=allow_empty,
                 create_missing_customers=create_missing_customers,
                 delimiter=delimiter,
+                date_format=date_format,
+                decimal=decimal,
             )
         else:
             counts = ws.load(
@@ -305,6 +321,8 @@ def load(
                 create_missing_customers=create_missing_customers,
                 mappings=mappings,
                 delimiter=delimiter,
+                date_format=date_format,
+                decimal=decimal,
             )
     from custlens.errors import ContractWarning
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import polars as pl
@@ -24,6 +25,24 @@ POLARS_TYPES: dict[ColumnType, pl.DataType] = {
     "timestamp": pl.Datetime("us"),
     "bool": pl.Boolean(),
 }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How a file writes its dates and numbers, when not as the contract does.
+
+    ``date_format``: a strftime format for dates and timestamps written otherwise
+    than ISO (``%d/%m/%Y`` day first, ``%m/%d/%Y`` month first); ISO is read too.
+    ``decimal``: the decimal mark of amounts written for a person — with ``.``,
+    ``$1,200.50``; with ``,``, ``1.200,50 €`` — currency symbols, spaces and the
+    thousands separator are then dropped. None reads plain numbers only.
+    """
+
+    date_format: str | None = None
+    decimal: str | None = None
+
+
+PLAIN = Reading()
 
 _Conversion = Callable[[pl.Expr], tuple[pl.Expr, pl.Expr]]
 """(source column) → (typed value, mask of the cells that failed to convert)."""
@@ -72,11 +91,31 @@ def _parse_datetime(t: pl.Expr) -> pl.Expr:
     return pl.coalesce(*naive, *aware, day)
 
 
-def _parse_date(t: pl.Expr) -> pl.Expr:
-    """A date, or a timestamp at midnight (some exports write dates that way)."""
+def _parse_date(t: pl.Expr, date_format: str | None = None) -> pl.Expr:
+    """A date, or a timestamp at midnight (some exports write dates that way); in
+    ``date_format`` too when one is given."""
     stamp = _parse_datetime(t)
     midnight = pl.when(stamp.dt.time() == dt.time(0)).then(stamp.dt.date())
-    return pl.coalesce(t.str.to_date("%Y-%m-%d", strict=False), midnight)
+    given = [t.str.to_date(date_format, strict=False)] if date_format else []
+    return pl.coalesce(*given, t.str.to_date("%Y-%m-%d", strict=False), midnight)
+
+
+def _parse_datetime_as(t: pl.Expr, date_format: str | None) -> pl.Expr:
+    """A timestamp, ISO or in ``date_format`` (with or without a time of day)."""
+    if not date_format:
+        return _parse_datetime(t)
+    given = t.str.to_datetime(date_format, time_unit="us", strict=False)
+    day = t.str.to_date(date_format, strict=False).cast(pl.Datetime("us"))
+    return pl.coalesce(given, day, _parse_datetime(t))
+
+
+def _amount(t: pl.Expr, decimal: str) -> pl.Expr:
+    """An amount written for a person as a float: ``decimal`` is its decimal mark."""
+    thousands = "," if decimal == "." else "."
+    bare = t.str.replace_all(r"[\s\p{Sc}]", "").str.replace_all(thousands, "", literal=True)
+    if decimal == ",":
+        bare = bare.str.replace(",", ".", literal=True)
+    return bare.cast(pl.Float64, strict=False)
 
 
 def _whole(f: pl.Expr) -> pl.Expr:
@@ -119,7 +158,9 @@ def _finite(f: pl.Expr) -> pl.Expr:
     return pl.when(f.is_finite()).then(f)
 
 
-def conversion_for(dtype: pl.DataType, target: ColumnType) -> _Conversion | None:
+def conversion_for(
+    dtype: pl.DataType, target: ColumnType, reading: Reading = PLAIN
+) -> _Conversion | None:
     """How to bring a column of ``dtype`` to ``target`` losslessly; None if it cannot be."""
     if dtype == pl.Null:
         return _exact(lambda e: e.cast(POLARS_TYPES[target]))
@@ -144,13 +185,16 @@ def conversion_for(dtype: pl.DataType, target: ColumnType) -> _Conversion | None
         if numeric:
             return _checked(lambda e: _whole(e.cast(pl.Float64)))
     elif target == "float":
+        if text and reading.decimal:
+            mark = reading.decimal
+            return _parsed(lambda t: _finite(_amount(t, mark)))
         if text:
             return _parsed(lambda t: _finite(t.cast(pl.Float64, strict=False)))
         if numeric:
             return _checked(lambda e: _finite(e.cast(pl.Float64, strict=False)))
     elif target == "date":
         if text:
-            return _parsed(_parse_date)
+            return _parsed(lambda t: _parse_date(t, reading.date_format))
         if dtype == pl.Date:
             return _exact(lambda e: e)
         if isinstance(dtype, pl.Datetime):
@@ -165,7 +209,7 @@ def conversion_for(dtype: pl.DataType, target: ColumnType) -> _Conversion | None
             return _exact(lambda e: e.dt.date().dt.month_start())
     elif target == "timestamp":
         if text:
-            return _parsed(_parse_datetime)
+            return _parsed(lambda t: _parse_datetime_as(t, reading.date_format))
         if dtype == pl.Date:
             return _exact(lambda e: e.cast(pl.Datetime("us")))
         if isinstance(dtype, pl.Datetime):

@@ -48,7 +48,7 @@ from custlens.sources import contract
 
 if TYPE_CHECKING:
     import pandas
-from custlens.sources.convert import POLARS_TYPES
+from custlens.sources.convert import PLAIN, POLARS_TYPES, Reading
 from custlens.sources.problems import known_tables
 from custlens.sources.read import FILE_SUFFIXES, read_source
 from custlens.sources.references import check_customers
@@ -133,6 +133,7 @@ def load_sources(
     create_missing_customers: bool = False,
     mappings: Mapping[str, Mapping[str, str]] | None = None,
     delimiter: str | None = None,
+    reading: Reading = PLAIN,
 ) -> dict[str, int]:
     """Read and validate every source, then write them all in one atomic call.
 
@@ -151,6 +152,7 @@ def load_sources(
         mappings: per table, the source's column names and the contract names they
             mean (``{"subscription_lines": {"Customer ID": "customer_id"}}``).
         delimiter: CSV files' field separator (default: sniffed, see :func:`read_source`).
+        reading: how the sources write dates and amounts (``--date-format``, ``--decimal``).
 
     Returns:
         Rows loaded per table.
@@ -183,7 +185,7 @@ def load_sources(
                 frame, origin = item, f"<{table} frame>"
             if mappings and mappings.get(table):
                 frame = renamed(frame, mappings[table], origin, table)
-            typed[table] = validate(table, frame, origin)
+            typed[table] = validate(table, frame, origin, reading)
             origins[table] = origin
             extras = [c for c in typed[table].columns if contract.TABLES[table].column(c) is None]
             for name in extras:

@@ -18,7 +18,14 @@ from custlens.sources.contract import Column, Table
 
 if TYPE_CHECKING:
     import pandas
-from custlens.sources.convert import POLARS_TYPES, cleaned, conversion_for, is_text
+from custlens.sources.convert import (
+    PLAIN,
+    POLARS_TYPES,
+    Reading,
+    cleaned,
+    conversion_for,
+    is_text,
+)
 from custlens.sources.problems import (
     EXPECTED,
     LISTED,
@@ -37,6 +44,7 @@ def validate(
     table: str,
     frame: pl.DataFrame | pa.Table | pandas.DataFrame,
     origin: str = "<frame>",
+    reading: Reading = PLAIN,
 ) -> pl.DataFrame:
     """Check a frame against the contract of ``table`` and return it typed.
 
@@ -52,6 +60,8 @@ def validate(
         table: a contract table name (``contract.TABLES``).
         frame: the rows, as Polars, Arrow or pandas.
         origin: how errors name the source (``read_source`` returns it).
+        reading: how the source writes dates and amounts, when not as the contract
+            does (:class:`custlens.sources.convert.Reading`).
 
     Raises:
         ContractError: unknown table, missing required columns, or values
@@ -71,7 +81,7 @@ def validate(
     problems: list[Problem] = []
     unsupported: set[str] = set()
     for col in present:
-        conversion = conversion_for(work.schema[col.name], col.type)
+        conversion = conversion_for(work.schema[col.name], col.type, reading)
         if conversion is None:
             unsupported.add(col.name)
             problems.append(
@@ -94,7 +104,8 @@ def validate(
 
         def not_parsed(row: int, col: Column = col, raws: pl.Series = raws) -> Problem:
             raw = raws[row]
-            return Problem(f"{shown(raw)} is not {expected_of(col.type)}", row + 1, col.name, raw)
+            message = f"{shown(raw)} is not {expected_of(col.type)}{_hint(col.type, raw)}"
+            return Problem(message, row + 1, col.name, raw)
 
         found = _per_row(parsed.get_column(_bad(col.name)), not_parsed)
         if found:
@@ -214,6 +225,17 @@ def _check_columns(spec: Table, df: pl.DataFrame, origin: str) -> None:
             f"a line naming its columns, e.g. {','.join(spec.required)})"
         )
     raise ContractError(message, origin=origin)
+
+
+def _hint(type_: str, raw: object) -> str:
+    """How to load a value written for a person, when it looks like one."""
+    if not isinstance(raw, str):
+        return ""
+    if type_ == "float" and re.search(r"\d", raw) and re.search(r"[$€£¥₹,]|\d \d", raw):
+        return " (an amount written for a person: load with --decimal . or --decimal ,)"
+    if type_ in ("date", "timestamp") and re.fullmatch(r"\d{1,2}[/.]\d{1,2}[/.]\d{2,4}.*", raw):
+        return " (day or month first? load with --date-format '%d/%m/%Y' or '%m/%d/%Y')"
+    return ""
 
 
 def _closest(wanted: str, columns: list[str]) -> str | None:
