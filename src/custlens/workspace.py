@@ -122,6 +122,7 @@ class Workspace:
         delimiter: str | None = None,
         date_format: str | None = None,
         decimal: str | None = None,
+        encoding: str | None = None,
     ) -> dict[str, int]:
         """Validate and load sources, all or nothing.
 
@@ -138,6 +139,7 @@ class Workspace:
                 (``%d/%m/%Y``); ISO dates are read too.
             decimal: the decimal mark (``.`` or ``,``) of amounts written for a person,
                 with currency symbols and thousands separators (``$1,200.50``).
+            encoding: CSV files' text encoding (default: UTF-8, or UTF-16 by its mark).
 
         Returns:
             Rows loaded per table.
@@ -165,6 +167,7 @@ class Workspace:
             },
             delimiter=delimiter,
             reading=Reading(date_format, decimal),
+            encoding=encoding,
         )
         # A rollup may read a source: none is current until the next run rebuilds them.
         rollup.invalidate(self.warehouse)
@@ -186,6 +189,7 @@ class Workspace:
         delimiter: str | None = None,
         date_format: str | None = None,
         decimal: str | None = None,
+        encoding: str | None = None,
     ) -> dict[str, int]:
         """Load every ``<table>.csv|parquet`` of a folder, all or nothing (see :meth:`load`)."""
         from custlens.sources.load import find_sources
@@ -201,6 +205,7 @@ class Workspace:
             delimiter=delimiter,
             date_format=date_format,
             decimal=decimal,
+            encoding=encoding,
         )
 
     def generate(

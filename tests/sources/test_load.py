@@ -827,5 +827,6 @@ def test_text_that_is_not_utf8_names_the_byte_offset_and_line(tmp_path: Path) ->
         read_source(path, "customers")
     assert str(error.value) == (
         f"{path}: the file is not UTF-8 text: byte 0xe9 at offset 36 (line 3) is not "
-        "UTF-8; save it as UTF-8 (Excel: CSV UTF-8)"
+        "UTF-8; save it as UTF-8 (Excel: CSV UTF-8), or say its encoding with --encoding "
+        "(cp1252: Windows, Western Europe)"
     )

@@ -161,3 +161,22 @@ def test_dates_and_amounts_written_for_a_person_load_when_told_how(tmp_path: Pat
         assert got["amount"].to_list() == [1200.5, 300.0]
         ws.load({"subscription_lines": europe}, date_format="%d/%m/%Y", decimal=",")
         assert ws.table("subscription_lines")["amount"].to_list() == [1200.5]
+
+
+def test_a_file_in_another_encoding_loads_when_told_and_utf16_by_its_mark(
+    tmp_path: Path,
+) -> None:
+    text = "customer_id,name\nc1,Société Générale\n"
+    windows = tmp_path / "windows.csv"
+    windows.write_bytes(text.encode("cp1252"))
+    unicode_text = tmp_path / "unicode.csv"
+    unicode_text.write_bytes(text.encode("utf-16"))  # with its byte-order mark
+    with Workspace.init(tmp_path / "ws") as ws:
+        with pytest.raises(ContractError, match=r"or say its encoding with --encoding"):
+            ws.load({"customers": windows})
+        ws.load({"customers": windows}, encoding="cp1252")
+        assert ws.table("customers")["name"].to_list() == ["Société Générale"]
+        ws.load({"customers": unicode_text})
+        assert ws.table("customers")["name"].to_list() == ["Société Générale"]
+        with pytest.raises(ContractError, match="unknown encoding 'klingon'"):
+            ws.load({"customers": windows}, encoding="klingon")

@@ -279,6 +279,10 @@ def load(
             "','): the decimal mark; currency symbols and thousands separators are dropped.",
         ),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="The files' text encoding, e.g. cp1252 (default: UTF-8)."),
+    ] = None,
 ) -> None:
     """Load a source table, or every <table>.csv|parquet of a folder (all or nothing)."""
     import warnings
@@ -313,6 +317,7 @@ def load(
                 delimiter=delimiter,
                 date_format=date_format,
                 decimal=decimal,
+                encoding=encoding,
             )
         else:
             counts = ws.load(
@@ -323,6 +328,7 @@ def load(
                 delimiter=delimiter,
                 date_format=date_format,
                 decimal=decimal,
+                encoding=encoding,
             )
     from custlens.errors import ContractWarning
 

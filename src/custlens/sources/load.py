@@ -134,6 +134,7 @@ def load_sources(
     mappings: Mapping[str, Mapping[str, str]] | None = None,
     delimiter: str | None = None,
     reading: Reading = PLAIN,
+    encoding: str | None = None,
 ) -> dict[str, int]:
     """Read and validate every source, then write them all in one atomic call.
 
@@ -153,6 +154,7 @@ def load_sources(
             mean (``{"subscription_lines": {"Customer ID": "customer_id"}}``).
         delimiter: CSV files' field separator (default: sniffed, see :func:`read_source`).
         reading: how the sources write dates and amounts (``--date-format``, ``--decimal``).
+        encoding: CSV files' text encoding (default: UTF-8, or UTF-16 by its mark).
 
     Returns:
         Rows loaded per table.
@@ -174,7 +176,7 @@ def load_sources(
     for table, item in items.items():
         try:
             if isinstance(item, (str, Path)):
-                frame, origin = read_source(item, table, delimiter)
+                frame, origin = read_source(item, table, delimiter, encoding)
                 if frame.height == 0 and not allow_empty:
                     raise ContractError(
                         "the file has a header and no rows; loading it would empty "

@@ -4,6 +4,7 @@ of a Postgres database (through the warehouse package) or a data frame."""
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -33,7 +34,10 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def read_source(
-    location: str | Path, table: str, delimiter: str | None = None
+    location: str | Path,
+    table: str,
+    delimiter: str | None = None,
+    encoding: str | None = None,
 ) -> tuple[pl.DataFrame, str]:
     """Read one source table, raw: a CSV file, a Parquet file, or a Postgres table.
 
@@ -50,6 +54,8 @@ def read_source(
         table: the contract table this source is meant to be (``"customers"``).
         delimiter: a CSV file's field separator; default: sniffed from the header
             (a comma, else the one of ``;``, tab or ``|`` it holds).
+        encoding: a CSV file's text encoding (a Python codec name, ``cp1252``);
+            default: UTF-8, or UTF-16 when the file starts with its byte-order mark.
 
     Returns:
         ``(frame, origin)``: origin labels the source in errors, e.g. the file
@@ -80,7 +86,43 @@ def read_source(
             return pl.read_parquet(path), Origin(origin)
         except Exception as exc:  # Polars/Arrow raise several types for a bad file
             raise ContractError(f"cannot read as Parquet: {exc}", origin=origin) from exc
-    return _read_csv(path, origin, spec, delimiter or _sniffed_delimiter(path, origin))
+    encoding = encoding or _sniffed_encoding(path)
+    if encoding.replace("-", "").replace("_", "").lower() in ("utf8", "utf8sig"):
+        return _read_csv(path, origin, spec, delimiter or _sniffed_delimiter(path, origin))
+    with tempfile.TemporaryDirectory(prefix="custlens-") as folder:
+        utf8 = _transcoded(path, Path(folder) / path.name, encoding, origin)
+        frame, csv_origin = _read_csv(
+            utf8, origin, spec, delimiter or _sniffed_delimiter(utf8, origin)
+        )
+        return frame, csv_origin
+
+
+def _sniffed_encoding(path: Path) -> str:
+    """UTF-16 when the file starts with its byte-order mark (Excel's "Unicode Text"),
+    else UTF-8 (which a file in another encoding is refused for, with how to say it)."""
+    with path.open("rb") as file:
+        start = file.read(2)
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8"
+
+
+def _transcoded(path: Path, out: Path, encoding: str, origin: str) -> Path:
+    """``path`` rewritten as UTF-8 at ``out``, read in ``encoding``."""
+    try:
+        with (
+            path.open(encoding=encoding, newline="") as source,
+            out.open("w", encoding="utf-8", newline="") as target,
+        ):
+            while chunk := source.read(1 << 20):
+                target.write(chunk)
+    except LookupError:
+        raise ContractError(f"unknown encoding {encoding!r}", origin=origin) from None
+    except UnicodeDecodeError as exc:
+        raise ContractError(
+            f"the file is not {encoding} text: byte 0x{exc.object[exc.start]:02x} at offset "
+            f"{exc.start} cannot be read as {encoding}",
+            origin=origin,
+        ) from None
+    return out
 
 
 DELIMITERS = {",": "','", ";": "';'", "\t": "a tab", "|": "'|'"}
@@ -121,7 +163,8 @@ def _read_csv(path: Path, origin: str, spec: Table, sep: str = ",") -> tuple[pl.
         if "utf-8" in str(exc).lower():
             raise ContractError(
                 f"the file is not UTF-8 text: {_first_non_utf8(path)}; save it as UTF-8 "
-                "(Excel: CSV UTF-8)",
+                "(Excel: CSV UTF-8), or say its encoding with --encoding (cp1252: Windows, "
+                "Western Europe)",
                 origin=origin,
             ) from None
         raise ContractError(f"cannot read as CSV: {exc}", origin=origin) from None
