@@ -307,29 +307,21 @@ def load(
                     f"{pair!r} is not 'FILE COLUMN=column'", param_hint="--map"
                 )
             mappings.setdefault(table_or_dir, {})[source.strip()] = column.strip()
+    # How the files are read and checked, the same for a table and a folder.
+    options: dict[str, Any] = {
+        "allow_empty": allow_empty,
+        "create_missing_customers": create_missing_customers,
+        "delimiter": delimiter,
+        "date_format": date_format,
+        "decimal": decimal,
+        "encoding": encoding,
+    }
     with _open() as ws, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if path is None:
-            counts = ws.load_dir(
-                Path(table_or_dir),
-                allow_empty=allow_empty,
-                create_missing_customers=create_missing_customers,
-                delimiter=delimiter,
-                date_format=date_format,
-                decimal=decimal,
-                encoding=encoding,
-            )
+            counts = ws.load_dir(Path(table_or_dir), **options)
         else:
-            counts = ws.load(
-                {table_or_dir: path},
-                allow_empty=allow_empty,
-                create_missing_customers=create_missing_customers,
-                mappings=mappings,
-                delimiter=delimiter,
-                date_format=date_format,
-                decimal=decimal,
-                encoding=encoding,
-            )
+            counts = ws.load({table_or_dir: path}, mappings=mappings, **options)
     from custlens.errors import ContractWarning
 
     # custlens's own warnings about the data; a library's deprecation notes are not
