@@ -5,12 +5,16 @@ from __future__ import annotations
 import polars as pl
 
 
-def lines(*rows: tuple) -> pl.DataFrame:
-    """subscription_lines from (customer, start, end, amount[, kind]); kind: recurring."""
+def lines(*rows: tuple, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """subscription_lines from (customer, *extra, start, end, amount[, kind]); kind:
+    recurring. ``extra`` names text columns given after the customer
+    (``("subscription_id",)``)."""
+    width = 4 + len(extra)
     return pl.DataFrame(
-        [(*r, "recurring") if len(r) == 4 else r for r in rows],
+        [(*r, "recurring") if len(r) == width else r for r in rows],
         schema={
             "customer_id": pl.String,
+            **dict.fromkeys(extra, pl.String),
             "period_start": pl.Date,
             "period_end": pl.Date,
             "amount": pl.Float64,

@@ -19,26 +19,17 @@ import polars as pl
 import pytest
 
 from custlens import pipeline
+from tests.frames import lines
 
 D = date
 
-LINES = pl.DataFrame(
-    [
-        ("a", D(2024, 1, 1), D(2024, 4, 1), 900.0, "recurring", "PLAN-PRO"),
-        ("a", D(2024, 2, 15), D(2024, 5, 15), 120.0, "recurring", "ADDON-X"),
-        ("a", D(2024, 3, 1), D(2024, 4, 1), 70.0, "usage", "USAGE"),
-        ("b", D(2024, 1, 1), D(2024, 2, 1), 100.0, "recurring", "PLAN-PRO"),
-        ("b", D(2024, 3, 10), D(2024, 4, 10), 250.0, "recurring", None),
-    ],
-    schema={
-        "customer_id": pl.String,
-        "period_start": pl.Date,
-        "period_end": pl.Date,
-        "amount": pl.Float64,
-        "kind": pl.String,
-        "product_id": pl.String,
-    },
-    orient="row",
+LINES = lines(
+    ("a", "PLAN-PRO", D(2024, 1, 1), D(2024, 4, 1), 900.0),
+    ("a", "ADDON-X", D(2024, 2, 15), D(2024, 5, 15), 120.0),
+    ("a", "USAGE", D(2024, 3, 1), D(2024, 4, 1), 70.0, "usage"),
+    ("b", "PLAN-PRO", D(2024, 1, 1), D(2024, 2, 1), 100.0),
+    ("b", None, D(2024, 3, 10), D(2024, 4, 10), 250.0),
+    extra=("product_id",),
 )
 
 EXPECTED = {

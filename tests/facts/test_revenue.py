@@ -346,18 +346,7 @@ def test_an_open_ended_line_recurs_to_the_as_of_month_at_its_interval(run_facts)
 
 def sub_lines(*rows: tuple) -> pl.DataFrame:
     """subscription_lines from (customer, subscription, start, end, amount)."""
-    return pl.DataFrame(
-        [(*r, "recurring") for r in rows],
-        schema={
-            "customer_id": pl.String,
-            "subscription_id": pl.String,
-            "period_start": pl.Date,
-            "period_end": pl.Date,
-            "amount": pl.Float64,
-            "kind": pl.String,
-        },
-        orient="row",
-    )
+    return lines(*rows, extra=("subscription_id",))
 
 
 def test_a_mid_month_upgrade_with_proration_is_the_new_price_at_month_end(run_facts):

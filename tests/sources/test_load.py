@@ -16,14 +16,9 @@ from custlens.errors import ContractError, ContractWarning
 from custlens.sources.contract import TABLES
 from custlens.sources.load import find_sources, load_sources, read_source, validate
 from custlens.workspace import Workspace
+from tests.sources import write
 
 KNOWN = ", ".join(sorted(TABLES))
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(text)
-    return path
 
 
 def load(folder: Path, table: str, text: str) -> pl.DataFrame:

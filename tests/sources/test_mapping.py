@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from custlens.cli import app
 from custlens.errors import ContractError
 from custlens.workspace import Workspace
+from tests.sources import write
 
 EXPORT = (
     "Customer ID,Period Start,period_end,Amount,kind\n"
@@ -22,9 +23,7 @@ MAP = {"Customer ID": "customer_id", "Period Start": "period_start", "Amount": "
 
 
 def export(folder: Path, name: str = "lines.csv") -> Path:
-    path = folder / name
-    path.write_text(EXPORT, encoding="utf-8")
-    return path
+    return write(folder, name, EXPORT)
 
 
 def test_the_cli_maps_an_exports_headers_and_reads_choices_in_any_capitals(

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from custlens.cli import app
 from custlens.errors import ContractError
 from custlens.workspace import Workspace
+from tests.sources import write
 
 CUSTOMERS = "customer_id,name\na,Alpha\nb,Beta\n"
 LINES = (
@@ -24,12 +25,6 @@ TRANSACTIONS = (
     "t1,a,2024-01-05,100,payment,processed\n"
     "t2,qq,2024-01-06,30,payment,processed\n"
 )
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_a_line_naming_an_unknown_customer_is_refused_with_file_row_and_id(

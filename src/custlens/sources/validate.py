@@ -65,8 +65,10 @@ def validate(
 
     Raises:
         ContractError: unknown table, missing required columns, or values
-            that break the contract; one error lists every failing check,
-            each with its first failing row.
+            that break the contract; one error lists every failing check with
+            its failing rows (the first twenty in all, then how many more; the
+            unique key, distinct rows, intervals and required-unless pairs with
+            their first failing row).
     """
     spec = contract_table(table, origin)
     df = _to_polars(frame, origin)
@@ -297,7 +299,8 @@ def _spelled_as_choices(series: pl.Series, choices: tuple[object, ...]) -> pl.Se
 
 
 def _check_values(col: Column, series: pl.Series) -> list[Problem]:
-    """Required, range and choice rules of one typed column: first failing row of each."""
+    """Required, range and choice rules of one typed column: the failing rows of each
+    (the first :data:`LISTED`, then a count)."""
     problems: list[Problem] = []
     if col.required:
         problems += _per_row(
