@@ -71,18 +71,19 @@ def mrr_from_lines(lines: ir.Table, as_of: object, by: tuple[str, ...] = ()) -> 
     # Month m is covered when its last day lies in [start, end): from the
     # start's month up to the month before the end's month. A line without an
     # end recurs every billing interval to the as-of month.
-    if "subscription_id" in recurring.columns:
+    prorations = "subscription_id" in recurring.columns  # only a subscription has them
+    if prorations:
         recurring = with_billing_periods(recurring)
+    months = period_months(recurring.period_start, recurring.period_end)
+    if prorations:  # a line inside a billing period counts as its share of it
         share = recurring.period_end.delta(recurring.period_start, unit="day").cast(
             "float64"
         ) / recurring.billing_end.delta(recurring.billing_start, unit="day").cast("float64")
         months = ibis.ifelse(
             recurring.billing_start.notnull(),
             share * period_months(recurring.billing_start, recurring.billing_end),
-            period_months(recurring.period_start, recurring.period_end),
+            months,
         )
-    else:
-        months = period_months(recurring.period_start, recurring.period_end)
     if "billing_interval" in recurring.columns:
         months = months.fill_null(interval_months(recurring.billing_interval))
     spans = recurring.select(
