@@ -19,7 +19,7 @@ demo: $(STAMP)
 # Everything: DuckDB, local Spark, PostgreSQL, Chromium.
 test: $(STAMP)
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The loop after every edit: lint and every test that needs neither a JVM, a browser
 # nor processes started and killed (the kill -9 test).
@@ -27,7 +27,7 @@ check: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest -q -n 2 -m "not spark and not browser and not slow"
+	$(BIN)/pytest -q -n 2 --dist loadfile -m "not spark and not browser and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
