@@ -84,3 +84,14 @@ def test_memory_sizes_are_read_in_units_of_1024():
     assert memory_mb("1.5 GiB") == 1536
     assert memory_mb("512mb") == 512
     assert memory_mb("2048KB") == 2
+
+
+def test_the_reporting_currency_is_an_iso_code_in_capitals(tmp_path):
+    path = tmp_path / CONFIG_FILE
+    path.write_text("reporting_currency: eur\n")
+    assert load_config(path).reporting_currency == "EUR"
+    path.write_text("gross_margin: 0.8\nreporting_currency: Euro\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"{path}:2: reporting_currency" in str(err.value)
+    assert "must be an ISO 4217 currency code such as USD or EUR, got 'Euro'" in str(err.value)

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from custlens import currency
 from custlens.errors import ConfigError
 
 CONFIG_FILE = "custlens.yml"
@@ -327,6 +328,12 @@ class Config(_Strict):
         description="first_month: customers paying in the first month of the data are "
         "starting customers of that month, not new ones (for data that begins mid-history).",
     )
+    reporting_currency: str | None = Field(
+        default=None,
+        description="ISO 4217 code every amount is shown in; amounts in other currencies "
+        "are converted with the fx_rates source. Default: the data's only currency (USD "
+        "when the data names none); required when the data has several.",
+    )
     gross_margin: float = Field(default=1.0, gt=0, le=1, description="Used by LTV and CAC payback.")
     cac_source: Literal["auto", "acquisition_costs", "marketing_spend"] = Field(
         default="auto",
@@ -362,6 +369,16 @@ class Config(_Strict):
         if value is not None:
             memory_mb(value)  # a ValueError names the value
         return value
+
+    @field_validator("reporting_currency")
+    @classmethod
+    def _currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = currency.normalised(str(value))
+        if code is None:
+            raise ValueError(f"must be an ISO 4217 currency code such as USD or EUR, got {value!r}")
+        return code
 
     @field_validator("as_of")
     @classmethod
@@ -422,6 +439,10 @@ warehouse: duckdb:///custlens.duckdb
 
 # first_month: the first month of the data is an opening balance, not new business.
 opening_balance: none
+
+# The currency every amount is shown in (ISO 4217). Lines and transactions in other
+# currencies are converted with the fx_rates source. Default: the data's only currency.
+# reporting_currency: USD
 
 # Gross margin used by LTV and CAC payback (0 < margin <= 1).
 gross_margin: 1.0

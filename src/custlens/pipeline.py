@@ -29,6 +29,7 @@ from custlens.calendar import as_of_month, index_of, month_end, month_index
 from custlens.config import Config
 from custlens.errors import CustlensError, ModelFitError, NotFoundError, PipelineError
 from custlens.facts import REGISTRY, Fact, FactContext, ordered
+from custlens.facts.exchange import in_reporting_currency
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.timing import Step, stage_timed
 from custlens.version import __version__
@@ -59,6 +60,9 @@ class RunResult:
     """Rollup tables of the semantic model built after the facts, with their rows."""
     rollups_skipped: dict[str, str] = field(default_factory=dict)
     """Rollups not built (``cube.rollup``, or ``rollups`` for a broken model), and why."""
+    currency: str | None = None
+    """The reporting currency every amount of the facts is in (None before it was
+    decided: a run that failed early)."""
     status: str = "succeeded"
     seconds: float = 0.0
     profile: list[Step] = field(default_factory=list)
@@ -149,6 +153,9 @@ def run(
     tables: dict[str, ir.Table] = dict(sources)
     staged: list[str] = []
     try:
+        money = in_reporting_currency(tables, config, warehouse.to_polars)
+        tables.update(money.tables)
+        result.currency = money.reporting
         for f in ordered(selected(only)):
             gaps = f.missing(tables)
             if month is None and not gaps:

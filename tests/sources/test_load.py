@@ -825,3 +825,39 @@ def test_text_that_is_not_utf8_names_the_byte_offset_and_line(tmp_path: Path) ->
         "UTF-8; save it as UTF-8 (Excel: CSV UTF-8), or say its encoding with --encoding "
         "(cp1252: Windows, Western Europe)"
     )
+
+
+def test_currency_codes_are_stored_in_capitals(tmp_path: Path) -> None:
+    lines = load(
+        tmp_path,
+        "subscription_lines",
+        "customer_id,period_start,period_end,amount,currency\n"
+        "C1,2024-01-01,2024-02-01,10,eur\n"
+        "C1,2024-02-01,2024-03-01,10, Jpy \n"
+        "C2,2024-01-01,2024-02-01,10,\n",
+    )
+    assert lines["currency"].to_list() == ["EUR", "JPY", None]
+
+
+def test_fx_rates_load_with_their_codes_in_capitals(tmp_path: Path) -> None:
+    rates = load(
+        tmp_path, "fx_rates", "date,currency,rate\n2024-01-01,eur,1.0875\n2024-01-02,EUR,1.09\n"
+    )
+    assert rates.to_dicts() == [
+        {"date": date(2024, 1, 1), "currency": "EUR", "rate": 1.0875},
+        {"date": date(2024, 1, 2), "currency": "EUR", "rate": 1.09},
+    ]
+
+
+def test_every_unknown_currency_row_is_named(tmp_path: Path) -> None:
+    message = str(
+        error_of(
+            tmp_path,
+            "transactions",
+            "transaction_id,customer_id,created_at,amount,currency\n"
+            "T1,C1,2024-01-05,20,EURO\nT2,C1,2024-01-06,20,usd\nT3,C1,2024-01-07,20,EURO\n",
+        )
+    )
+    assert "2 problems" in message
+    assert "row 1 (line 2), column 'currency': 'EURO' is not an ISO 4217 currency code" in message
+    assert "row 3 (line 4), column 'currency': 'EURO' is not an ISO 4217" in message

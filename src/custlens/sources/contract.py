@@ -27,6 +27,8 @@ class Column:
     required: bool = False
     min: float | None = None
     max: float | None = None
+    above_min: bool = False
+    """The value must be above ``min``, not equal to it (an exchange rate of 0)."""
     choices: tuple[object, ...] | None = None
     default: object = None
     """Value used where an optional column is absent or null (e.g. kind = recurring)."""
@@ -49,6 +51,9 @@ class Table:
     intervals: tuple[str, ...] = ()
     """Text columns holding a billing interval, stored as ``"<count> <unit>"``
     (unit: week, month, quarter or year), e.g. ``Monthly`` → ``1 month``."""
+    currencies: tuple[str, ...] = ()
+    """Text columns holding an ISO 4217 currency code, stored in capitals (``eur`` →
+    ``EUR``)."""
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -119,6 +124,7 @@ TABLES: dict[str, Table] = {
             distinct_rows=True,
             required_unless=(("period_end", "billing_interval"),),
             intervals=("billing_interval",),
+            currencies=("currency",),
             description="Billed lines: amount covers the service period "
             "[period_start, period_end); with period_end empty, each billing_interval "
             "from period_start to the as-of month.",
@@ -151,6 +157,7 @@ TABLES: dict[str, Table] = {
                 _c("currency", "string"),
             ),
             unique=("transaction_id",),
+            currencies=("currency",),
             description="Payments and refunds; amount is positive, type gives the sign.",
         ),
         Table(
@@ -239,6 +246,18 @@ TABLES: dict[str, Table] = {
                 _c("mrr", "float", min=0),
             ),
             unique=("value_type_id",),
+        ),
+        Table(
+            "fx_rates",
+            (
+                _c("date", "date", True),
+                _c("currency", "string", True),
+                _c("rate", "float", True, min=0, above_min=True),
+            ),
+            unique=("date", "currency"),
+            currencies=("currency",),
+            description="Exchange rates: one unit of currency is worth rate units of the "
+            "reporting currency from date on (until the currency's next rate).",
         ),
     )
 }

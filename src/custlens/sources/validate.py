@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 import polars as pl
 import pyarrow as pa
 
+from custlens import currency
 from custlens.errors import ContractError
 from custlens.sources.contract import Column, Table
 
@@ -138,6 +139,13 @@ def validate(
             typed = typed.with_columns(normalised)
             if problem is not None:
                 problems.append(problem)
+                failed.add(name)
+    for name in spec.currencies:
+        if name not in failed:
+            normalised, found = _currency_codes(typed.get_column(name))
+            typed = typed.with_columns(normalised)
+            if found:
+                problems += found
                 failed.add(name)
     for name, other in spec.required_unless:
         if name in failed or other in failed:
@@ -313,13 +321,15 @@ def _check_values(col: Column, series: pl.Series) -> list[Problem]:
         value_expr = pl.col(col.name)
         outside = pl.lit(False)
         if col.min is not None:
-            outside = outside | (value_expr < col.min)
+            outside = outside | (
+                (value_expr <= col.min) if col.above_min else (value_expr < col.min)
+            )
         if col.max is not None:
             outside = outside | (value_expr > col.max)
         if col.min is not None and col.max is not None:
             expected = f"between {shown_bound(col.min)} and {shown_bound(col.max)}"
         elif col.min is not None:
-            expected = f">= {shown_bound(col.min)}"
+            expected = f"{'>' if col.above_min else '>='} {shown_bound(col.min)}"
         else:
             expected = f"<= {shown_bound(col.max)}"  # type: ignore[arg-type]
 
@@ -447,6 +457,30 @@ def _billing_intervals(series: pl.Series) -> tuple[pl.Series, Problem | None]:
             )
             return series, Problem(message, row=(row or 0) + 1, column=series.name, value=value)
     return series.replace_strict(mapping, default=None, return_dtype=pl.String), None
+
+
+def _currency_codes(series: pl.Series) -> tuple[pl.Series, list[Problem]]:
+    """Each currency code in capitals (``eur`` → ``EUR``), and the rows whose value is
+    not an ISO 4217 code. Each distinct text is read once."""
+    mapping: dict[str, str] = {}
+    unknown: list[str] = []
+    for value in series.drop_nulls().unique(maintain_order=True).to_list():
+        code = currency.normalised(value)
+        if code is None:
+            unknown.append(value)
+        else:
+            mapping[value] = code
+
+    def not_a_code(row: int) -> Problem:
+        value = series[row]
+        message = (
+            f"{shown(value)} is not an ISO 4217 currency code; expected three letters "
+            "such as USD, EUR or JPY"
+        )
+        return Problem(message, row + 1, series.name, value)
+
+    problems = _per_row(series.is_in(unknown), not_a_code) if unknown else []
+    return series.replace_strict(mapping, default=None, return_dtype=pl.String), problems
 
 
 def _check_distinct(typed: pl.DataFrame, origin: str) -> list[Problem]:
