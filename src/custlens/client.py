@@ -50,6 +50,8 @@ class ClientResult:
     columns: list[dict[str, Any]] = field(default_factory=list)
     sql: str = ""
     as_of: str | None = None
+    currency: str | None = None
+    """ISO 4217 code of the columns formatted as currency."""
     truncated: bool = False
     rollups: list[str] = field(default_factory=list)
     cached: bool = False
@@ -117,6 +119,7 @@ class Client:
             columns=body.get("columns", []),
             sql=body.get("sql", ""),
             as_of=body.get("as_of"),
+            currency=body.get("currency"),
             truncated=body.get("truncated", False),
             rollups=body.get("rollups", []),
             cached=body.get("cached", False),

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from custlens.currency import DEFAULT, minor_units, symbol
+
 if TYPE_CHECKING:
     import polars as pl
 
-CENTS = 2
-"""Decimal places money leaves custlens with (the minor unit of the reporting currency)."""
 
-
-def round_money(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """``frame`` with its float ``columns`` rounded to the cent.
+def round_money(frame: pl.DataFrame, columns: list[str], code: str = DEFAULT) -> pl.DataFrame:
+    """``frame`` with its float ``columns`` rounded to the minor unit of currency ``code``
+    (the cent; the yen).
 
     Rounded to 9 places first: two plans of one query (a rollup, the cube) may sum in
     another order and differ in the last bits, and 551.575 must not become 551.57 one
@@ -23,24 +23,33 @@ def round_money(frame: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     floats = [c for c in columns if c in frame.columns and frame.schema[c].is_float()]
     if not floats:
         return frame
-    return frame.with_columns(pl.col(floats).round(9).round(CENTS))
+    return frame.with_columns(pl.col(floats).round(9).round(minor_units(code)))
 
 
 def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and value != value)
 
 
-def money(value: float | None, symbol: str = "$", *, whole: bool | None = None) -> str:
-    """$1,234,567 (whole units from 100 up, cents below; ``whole`` decides instead,
-    so a column reads one way); — for a missing value."""
+def money(value: float | None, code: str = DEFAULT, *, whole: bool | None = None) -> str:
+    """$1,234,567, €1,234.50, ¥1,235 in currency ``code``: whole units from 100 up, the
+    minor unit below (``whole`` decides instead, so a column reads one way; a currency
+    without a minor unit is always whole); — for a missing value."""
     if _missing(value):
         return "—"
     assert value is not None
-    sign = "-" if value < 0 else ""
     amount = abs(value)
     if whole is None:
         whole = amount >= 100
-    return f"{sign}{symbol}{amount:,.0f}" if whole else f"{sign}{symbol}{amount:,.2f}"
+    digits = 0 if whole else minor_units(code)
+    shown = f"{amount:,.{digits}f}"
+    sign = "-" if value < 0 and float(shown.replace(",", "")) else ""  # never -$0.00
+    return f"{sign}{_prefix(code)}{shown}"
+
+
+def _prefix(code: str) -> str:
+    """The currency's sign before an amount: ``$``, ``€``; a code such as CHF with a space."""
+    sign = symbol(code)
+    return f"{sign} " if sign.isalpha() else sign
 
 
 def whole_money(values: list[float | None]) -> bool:
@@ -49,19 +58,19 @@ def whole_money(values: list[float | None]) -> bool:
     return any(not _missing(v) and abs(v) >= 100 for v in values)  # type: ignore[arg-type]
 
 
-def money_short(value: float | None, symbol: str = "$") -> str:
-    """$143.2k, $1.5M, $2.0B where a column is short of space; as :func:`money` under
-    $1,000; — for a missing value."""
+def money_short(value: float | None, code: str = DEFAULT) -> str:
+    """$143.2k, €1.5M, $2.0B where a column is short of space; as :func:`money` under
+    1,000; — for a missing value."""
     if _missing(value):
         return "—"
     assert value is not None
     amount = abs(value)
     if amount < 1000:
-        return money(value, symbol)
+        return money(value, code)
     sign = "-" if value < 0 else ""
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if amount >= scale * 0.99995:  # $999,999 is $1.0M, not $1000.0k
-            return f"{sign}{symbol}{amount / scale:,.1f}{suffix}"
+            return f"{sign}{_prefix(code)}{amount / scale:,.1f}{suffix}"
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -296,6 +296,7 @@ def _record(
             "error": [error],
             "version": [__version__],
             "notes": [json.dumps(result.notes, sort_keys=True)],
+            "currency": [result.currency],
         },
         schema={
             "run_id": pl.String,
@@ -309,6 +310,7 @@ def _record(
             "error": pl.String,
             "version": pl.String,
             "notes": pl.String,
+            "currency": pl.String,
         },
     )
 

@@ -103,6 +103,10 @@ class RoleView:
         records = identity.filter(identity.customer_id.isin(visible.customer_id))
         return records.select(customer_id=records.source_customer_id).union(visible).customer_id
 
+    def currency(self) -> str:
+        """The workspace's reporting currency (:meth:`Workspace.currency`)."""
+        return self._ws.currency()
+
     def tables(self) -> list[str]:
         """The tables this role may read (facts and ``src_…`` sources)."""
         return sorted(self._tables)

@@ -74,24 +74,25 @@ def at_risk(ws: Workspace | RoleView, by: AtRiskBy = "overdue", top: int = 10) -
         columns = ["customer_id", "value", "days_since_last", "expected_gap_days", "risk_score"]
     top_rows = rows.head(top)
     # Reasons are written for a person, in Python, over at most `top` rows.
-    reasons = [_REASONS[by](row) for row in top_rows.iter_rows(named=True)]
+    code = ws.currency()
+    reasons = [_REASONS[by](row, code) for row in top_rows.iter_rows(named=True)]
     listed = top_rows.select(columns).with_columns(reason=pl.Series(reasons, dtype=pl.String))
     listed = listed.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int64))
     return _with_names(ws, listed)
 
 
-def _trend_reason(row: dict) -> str:
+def _trend_reason(row: dict, code: str) -> str:
     return (
         f"MRR down {percent(-row['relative_slope'])} of its mean a month over "
         f"{row['months_used']} months (r² {row['r_squared']:.2f})"
     )
 
 
-def _recency_reason(row: dict) -> str:
-    return f"spent {money(row['monetary'])} in all; no purchase in {row['recency_days']} days"
+def _recency_reason(row: dict, code: str) -> str:
+    return f"spent {money(row['monetary'], code)} in all; no purchase in {row['recency_days']} days"
 
 
-def _churn_reason(row: dict) -> str:
+def _churn_reason(row: dict, code: str) -> str:
     return (
         f"no purchase in {row['days_since_last']} days, {row['risk_score']:.1f}× "
         f"the usual gap of {row['expected_gap_days']:.0f} days"

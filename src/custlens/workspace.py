@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from custlens import currency
 from custlens.calendar import as_of_month, month_end
 from custlens.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, Config, load_config
 from custlens.errors import ConfigError, ContractError, CustlensError, NotFoundError
@@ -368,6 +369,7 @@ class Workspace:
             max_rows=self.config.server.max_rows,
             run_id=run_id,
             results=self.results,
+            currency=self.currency(),
         )
 
     def visible_customers(self, role: Role) -> ir.Table:
@@ -406,6 +408,24 @@ class Workspace:
         if not latest.height or latest["run_id"][0] is None:
             return None, None
         return latest["run_id"][0], latest["as_of"][0]
+
+    def currency(self) -> str:
+        """The reporting currency (ISO 4217) of the facts: the latest successful run's,
+        else ``reporting_currency`` of custlens.yml, else USD. Amounts are shown in it."""
+        latest: str | None = None
+        try:
+            runs = self.warehouse.table(RUNS_TABLE)
+        except NotFoundError:
+            runs = None
+        if runs is not None and "currency" in runs.columns:
+
+            def build() -> tuple[ir.Table, list[ir.Scalar]]:
+                done = runs.filter(runs.status == "succeeded")
+                return done.aggregate(currency=done.currency.argmax(done.started_at)), []
+
+            rows = self.warehouse.run_prepared(("run_currency",), build, [])
+            latest = rows["currency"][0] if rows.height else None
+        return latest or self.config.reporting_currency or currency.DEFAULT
 
     def last_run_as_of(self) -> date | None:
         """The as-of date of the latest successful run, or None before the first."""
@@ -632,7 +652,7 @@ class Workspace:
         frame = as_role(self, role).table(name).drop(RUN_ID_COLUMN, strict=False)
         # Money leaves rounded to the cent, never with float noise (197279.25000000006).
         money = self.semantic_model.money_columns(self._stored_name(name))
-        frame = round_money(frame, sorted(money))
+        frame = round_money(frame, sorted(money), self.currency())
         target.parent.mkdir(parents=True, exist_ok=True)
         if suffix == ".csv":
             frame.write_csv(target)

@@ -493,7 +493,8 @@ def at_risk(
     with _open() as ws:
         frame = ws.at_risk(by.value, top, role=_role(ws))  # type: ignore[arg-type]
         as_of = ws.last_run_as_of()
-    emit(frame, format, f"At-risk customers: {by.value}")
+        money_in = ws.currency()
+    emit(frame, format, f"At-risk customers: {by.value}", currency=money_in)
     _as_of_note(as_of)
 
 
@@ -508,7 +509,8 @@ def segments(
     with _open() as ws:
         frame = ws.segments(by, role=_role(ws))
         as_of = ws.last_run_as_of()
-    emit(frame, format, f"Customers by {by}")
+        money_in = ws.currency()
+    emit(frame, format, f"Customers by {by}", currency=money_in)
     _as_of_note(as_of)
 
 
@@ -565,7 +567,7 @@ def query(
     frame = result.frame
     if format == OutputFormat.table:
         frame = period_labels(frame, [c.name for c in result.columns if c.kind == "time"])
-    emit(frame, format, "Query", {c.name: c.format for c in result.columns})
+    emit(frame, format, "Query", {c.name: c.format for c in result.columns}, result.currency)
     _as_of_note(result.as_of)
     if result.truncated:
         err_console.print(f"[yellow]note:[/] cut at {result.frame.height:,} rows (server.max_rows)")
@@ -653,7 +655,8 @@ def demo(
         summary = ws.table("growth_summary").tail(12)
         with console.status("Drawing the dashboard…"):
             report_path = ws.report(ws.path / "report.html")
-    console.print(kpi_table(summary))
+        money_in = ws.currency()
+    console.print(kpi_table(summary, money_in))
     console.print(
         f"Workspace [bold]{ws.path}[/] · run {result.run_id} in {result.seconds:.1f} s · "
         f"try: custlens -w {directory} serve"
@@ -673,8 +676,9 @@ def profile(
 
     with _open() as ws:
         card = ws.profile(customer_id, role=_role(ws))
+        money_in = ws.currency()
     if format == OutputFormat.table:
-        console.print(profile_card(card))
+        console.print(profile_card(card, money_in))
     else:
         console.print_json(json.dumps(card))
     _as_of_note(date.fromisoformat(card["as_of"]))
@@ -710,9 +714,10 @@ def list_customers(
         else:
             rows, delivery = ws.post_hand_off(kind.value, post, role=_role(ws))  # type: ignore[arg-type]
         as_of = ws.last_run_as_of()
+        money_in = ws.currency()
     _as_of_note(as_of)
     if post is None:
-        emit(rows, format, f"{kind.value} customers")
+        emit(rows, format, f"{kind.value} customers", currency=money_in)
         return
     console.print(
         f"Posted {rows.height:,} {kind.value} customers to {post}: HTTP {delivery.status} "

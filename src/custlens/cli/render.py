@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from custlens.currency import DEFAULT
+
 console = Console()
 
 
@@ -122,12 +124,17 @@ PERCENT_COLUMNS = {"relative_slope", "monthly_churn_rate", "logo_retention", "re
 
 
 def emit(
-    frame: Any, format: OutputFormat, title: str, formats: dict[str, str | None] | None = None
+    frame: Any,
+    format: OutputFormat,
+    title: str,
+    formats: dict[str, str | None] | None = None,
+    currency: str = DEFAULT,
 ) -> None:
     """Print a frame as a Rich table (formatted for a person), CSV or JSON (raw values).
 
     ``formats`` maps a column to currency / percentage / number (the semantic
-    layer's formats); other columns are formatted by name and type.
+    layer's formats); other columns are formatted by name and type. Money is shown
+    in ``currency`` (the workspace's reporting currency: its sign and minor unit).
     """
     import sys
 
@@ -162,7 +169,7 @@ def emit(
         else:
             kinds.append(_text)
     numeric = [dtype.is_numeric() for dtype in frame.schema.values()]
-    console.print(fitted_table(f"{title} ({frame.height:,})", frame, kinds, numeric))
+    console.print(fitted_table(f"{title} ({frame.height:,})", frame, kinds, numeric, currency))
 
 
 def period_labels(frame: Any, time_columns: list[str]) -> Any:
@@ -192,7 +199,11 @@ HEADER_MIN_WIDTH = 6
 
 
 def fitted_table(
-    title: str, frame: Any, kinds: list[Callable[[Any], str]], numeric: list[bool]
+    title: str,
+    frame: Any,
+    kinds: list[Callable[[Any], str]],
+    numeric: list[bool],
+    currency: str = DEFAULT,
 ) -> Table:
     """A table that never cuts a number at the console's width.
 
@@ -202,13 +213,17 @@ def fitted_table(
     hidden from the right (the first column, the row's name, stays), and a caption
     says which — ``--format csv`` or ``json`` gives every column whole.
     """
+    from functools import partial
+
     from custlens.format import money, money_short
 
     names = list(frame.columns)
     values = list(frame.iter_rows())
 
     def cells(formatters: list[Callable[[Any], str]]) -> list[list[str]]:
-        return [[f(v) for f, v in zip(formatters, row, strict=True)] for row in values]
+        # money and money_short stand for themselves in ``currency``.
+        shown = [partial(f, code=currency) if f in (money, money_short) else f for f in formatters]
+        return [[f(v) for f, v in zip(shown, row, strict=True)] for row in values]
 
     squeeze = False  # True: number headers fold inside the numbers' own width
 
@@ -293,11 +308,16 @@ def _decimal(value: float | None) -> str:
     return number(value)
 
 
-def kpi_table(summary: Any) -> Table:
-    """Headline KPIs per month, formatted for a person."""
-    from custlens.format import money, number, percent, ratio
+def kpi_table(summary: Any, currency: str = DEFAULT) -> Table:
+    """Headline KPIs per month, formatted for a person (money in ``currency``)."""
+    from functools import partial
 
-    columns = [
+    from custlens.format import money as money_in
+    from custlens.format import number, percent, ratio
+
+    money = partial(money_in, code=currency)
+
+    columns: list[tuple[str, str, Callable[[Any], str]]] = [
         ("MRR", "ending_mrr", money),
         ("ARR", "arr", money),
         ("New", "new_mrr", money),
@@ -330,14 +350,19 @@ _RULE = "━" * 62
 _SUB = "─" * 62
 
 
-def profile_card(card: dict[str, Any]) -> Any:
-    """A profile as seed 002 draws it: sections of label: value lines, events newest first."""
+def profile_card(card: dict[str, Any], currency: str = DEFAULT) -> Any:
+    """A profile as seed 002 draws it: sections of label: value lines, events newest
+    first; money in ``currency``."""
     from datetime import date as _date
+    from functools import partial
 
     from rich.console import Group
     from rich.text import Text
 
-    from custlens.format import money, number, percent
+    from custlens.format import money as money_in
+    from custlens.format import number, percent
+
+    money = partial(money_in, code=currency)
 
     ov, fin, eng = card["overview"], card["financial"], card["engagement"]
     lines: list[Any] = []

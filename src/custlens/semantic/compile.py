@@ -42,6 +42,7 @@ from collections import OrderedDict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from custlens.currency import DEFAULT
 from custlens.errors import ConfigError, NotFoundError, QueryError
 from custlens.format import round_money
 from custlens.semantic import rollup
@@ -108,8 +109,10 @@ class Compiler:
         max_rows: int = 10_000,
         run_id: str | None = None,
         results: ResultCache | None = None,
+        currency: str = DEFAULT,
     ) -> QueryResult:
-        """Answer a query; rows beyond ``max_rows`` are cut and ``truncated`` set.
+        """Answer a query; rows beyond ``max_rows`` are cut and ``truncated`` set; money
+        is rounded to the minor unit of ``currency`` (the facts' reporting currency).
 
         ``run_id`` is the latest successful run: rollups built for it may answer, and
         ``results`` (shared between compilers, e.g. a server's threads) may hold the
@@ -164,7 +167,9 @@ class Compiler:
         truncated = frame.height > limit and limit == max_rows
         frame = frame.head(limit).rename(plan.names).select(c.name for c in plan.columns)
         # Money leaves rounded to the cent, never with float noise (44595.600000000006).
-        frame = round_money(frame, [c.name for c in plan.columns if c.format == "currency"])
+        frame = round_money(
+            frame, [c.name for c in plan.columns if c.format == "currency"], currency
+        )
         if role is not None and not role.privileged:
             from custlens.semantic.access import mask_frame
 
@@ -177,6 +182,7 @@ class Compiler:
             sql=sql,
             as_of=as_of,
             truncated=truncated,
+            currency=currency,
             frame=frame,
             rollups=list(plan.rollups),
             metric_of=plan.metric_of,

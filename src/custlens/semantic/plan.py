@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from custlens.currency import DEFAULT
 from custlens.semantic.model import Dimension, Measure, Metric, SemanticModel
 from custlens.semantic.query import (
     Filter,
@@ -45,6 +46,8 @@ class QueryResult:
     sql: str
     as_of: date
     truncated: bool = False
+    currency: str = DEFAULT
+    """ISO 4217 code of every column formatted as currency (rounded to its minor unit)."""
     frame: pl.DataFrame = field(default_factory=pl.DataFrame, repr=False)
     rollups: list[str] = field(default_factory=list)
     """The rollup tables the query read instead of its cubes."""

@@ -395,6 +395,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
                     "columns": [c.__dict__ for c in result.columns],
                     "sql": result.sql,
                     "as_of": result.as_of.isoformat(),
+                    "currency": result.currency,
                     "truncated": result.truncated,
                     "rollups": result.rollups,
                     "cached": result.cached,
@@ -467,6 +468,8 @@ def cube_answer(spec: dict[str, Any], result: Any) -> dict[str, Any]:
             "type": column.type,
             "format": column.format,
         }
+        if column.format == "currency":
+            annotation[kind][column.name]["currency"] = result.currency
         if column.kind == "time":
             renamed[column.name] = column.name.rsplit(".", 1)[0]
     data = [
