@@ -96,3 +96,15 @@ def test_the_api_names_the_currency(folder: Path) -> None:
     assert body["currency"] == "JPY"
     assert body["data"] == [{"mrr": 18_333.0}]
     assert cube["annotation"]["measures"]["subscriptions.mrr"]["currency"] == "JPY"
+
+
+def test_the_dashboard_draws_yen(folder: Path) -> None:
+    from custlens.report import build_report
+
+    with Workspace(folder) as ws:
+        page = build_report(ws)
+    assert '<div class="value">¥18,333</div>' in page  # the MRR tile
+    # The charts' JSON writes ¥ as \u00a5: the money axes and their hovers.
+    assert '"tickprefix":"\\u00a5"' in page
+    assert "\\u00a5%{y:,.0f}" in page
+    assert '"tickprefix":"$"' not in page and "$%{" not in page

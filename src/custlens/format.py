@@ -43,10 +43,10 @@ def money(value: float | None, code: str = DEFAULT, *, whole: bool | None = None
     digits = 0 if whole else minor_units(code)
     shown = f"{amount:,.{digits}f}"
     sign = "-" if value < 0 and float(shown.replace(",", "")) else ""  # never -$0.00
-    return f"{sign}{_prefix(code)}{shown}"
+    return f"{sign}{currency_prefix(code)}{shown}"
 
 
-def _prefix(code: str) -> str:
+def currency_prefix(code: str) -> str:
     """The currency's sign before an amount: ``$``, ``€``; a code such as CHF with a space."""
     sign = symbol(code)
     return f"{sign} " if sign.isalpha() else sign
@@ -70,7 +70,7 @@ def money_short(value: float | None, code: str = DEFAULT) -> str:
     sign = "-" if value < 0 else ""
     for scale, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if amount >= scale * 0.99995:  # $999,999 is $1.0M, not $1000.0k
-            return f"{sign}{_prefix(code)}{amount / scale:,.1f}{suffix}"
+            return f"{sign}{currency_prefix(code)}{amount / scale:,.1f}{suffix}"
     raise AssertionError("unreachable")  # pragma: no cover
 
 

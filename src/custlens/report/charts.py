@@ -173,7 +173,7 @@ def mrr_movements_section(growth: pl.DataFrame | None) -> str:
             )
         ),
         ("ending_mrr", "Ending MRR", "Ending MRR"),
-        "$%{y:,.0f}",
+        w.cash_hover("%{y:,.0f}"),
         w.money_axis(),
     )
     subtitle = "New, expansion and reactivation up; contraction and churn down; the line is MRR."
@@ -322,7 +322,7 @@ def rfm_segments_section(rfm: pl.DataFrame | None) -> str:
         text=[percent(s, 0) + " of revenue" for s in shares],
         textposition="auto",
         hovertemplate=(
-            "%{y}: %{x:,} customers<br>$%{customdata[0]:,.0f} spent "
+            "%{y}: %{x:,} customers<br>" + w.cash_hover("%{customdata[0]:,.0f}") + " spent "
             "(%{customdata[1]:.0%})<extra></extra>"
         ),
     )
@@ -362,8 +362,9 @@ def rfm_quadrants_section(rfm: pl.DataFrame | None) -> str:
             mode="markers",
             name=f"{label} ({counts.get(quadrant, 0):,})",
             marker={"color": colour, "size": 6, "opacity": 0.7},
-            hovertemplate="%{text}<br>$%{y:,.0f} spent<br>%{x} days since last purchase"
-            "<extra></extra>",
+            hovertemplate="%{text}<br>"
+            + w.cash_hover("%{y:,.0f}")
+            + " spent<br>%{x} days since last purchase<extra></extra>",
         )
     fig.update_layout(
         **w.layout(

@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,7 @@ from custlens.report.charts import (
 from custlens.report.kpis import kpi_section
 from custlens.report.page import footer, header, page
 from custlens.report.tables import at_risk_section, segments_section
+from custlens.report.widgets import CURRENCY
 
 
 def build_report(ws: Workspace, *, title: str | None = None, role: Role | None = None) -> str:
@@ -56,9 +58,7 @@ def build_report(ws: Workspace, *, title: str | None = None, role: Role | None =
     Returns:
         The HTML text: self-contained, no network request when opened.
     """
-    from custlens.report.predicted_value import predicted_value_sections
-
-    # The page reads only tables(), table(), runs(), at_risk(), path and config.
+    # The page reads only tables(), table(), runs(), at_risk(), currency(), path and config.
     ws = ws.as_role(role)  # type: ignore[assignment]
     present = set(ws.tables())
 
@@ -67,7 +67,23 @@ def build_report(ws: Workspace, *, title: str | None = None, role: Role | None =
 
     growth = fact("growth_summary")
     heading = title or f"{ws.path.name} · customer and revenue dashboard"
-    body = [
+    drawn_in = CURRENCY.set(ws.currency())
+    try:
+        body = _sections(ws, heading, growth, fact)
+    finally:
+        CURRENCY.reset(drawn_in)
+    return page(heading, "\n".join(body))
+
+
+def _sections(
+    ws: Workspace,
+    heading: str,
+    growth: pl.DataFrame | None,
+    fact: Callable[[str], pl.DataFrame | None],
+) -> list[str]:
+    from custlens.report.predicted_value import predicted_value_sections
+
+    return [
         header(ws, heading, growth),
         kpi_section(growth),
         '<main class="grid">',
@@ -85,7 +101,6 @@ def build_report(ws: Workspace, *, title: str | None = None, role: Role | None =
         "</main>",
         footer(),
     ]
-    return page(heading, "\n".join(body))
 
 
 def write_report(ws: Workspace, out: str | Path | None = None, *, role: Role | None = None) -> Path:

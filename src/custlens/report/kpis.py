@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import polars as pl
 
-from custlens.format import money, number, percent, ratio
+from custlens.format import number, percent, ratio
 from custlens.report import widgets as w
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def _delta(kpi: Kpi, value: Any, before: Any) -> tuple[str, str]:
     elif kpi.kind == "months":
         text = f"{change:+.1f} months vs last month"
     else:
-        absolute = money(abs(change)) if kpi.kind == "money" else number(abs(change))
+        absolute = w.cash(abs(change)) if kpi.kind == "money" else number(abs(change))
         sign = "+" if change >= 0 else "−"
         relative = f" ({change / before * 100:+.1f} %)" if before else ""
         text = f"{sign}{absolute}{relative} vs last month"
@@ -130,7 +130,7 @@ def _sparkline(values: Sequence[float | int | None]) -> str:
 
 
 _FORMATS: dict[Kind, Callable[[Any], str]] = {
-    "money": money,
+    "money": lambda v: w.cash(v),
     "count": number,
     "rate": percent,
     "ratio": ratio,

@@ -75,8 +75,11 @@ def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None)
             )
         ),
         hovertemplate=(
-            "%{y}: $%{x:,.0f} expected<br>%{customdata[0]:,} customers, "
-            "$%{customdata[1]:,.0f} each<br>%{customdata[2]:.0%} still active on average"
+            "%{y}: "
+            + w.cash_hover("%{x:,.0f}")
+            + " expected<br>%{customdata[0]:,} customers, "
+            + w.cash_hover("%{customdata[1]:,.0f}")
+            + " each<br>%{customdata[2]:.0%} still active on average"
             "<extra></extra>"
         ),
     )

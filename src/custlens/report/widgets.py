@@ -5,11 +5,17 @@ page, the predicted-value cards) builds on them rather than on each other."""
 from __future__ import annotations
 
 import html as html_lib
+from contextvars import ContextVar
 from typing import Any
 
 import polars as pl
 
-from custlens.format import money, number, percent, whole_money
+from custlens.currency import DEFAULT
+from custlens.format import currency_prefix, money, number, percent, whole_money
+
+CURRENCY: ContextVar[str] = ContextVar("report_currency", default=DEFAULT)
+"""The reporting currency of the page being drawn (set by ``build_report`` around
+it): every amount, axis and hover of the page is in it."""
 
 
 def card(
@@ -110,9 +116,24 @@ def month_axis(months: int | None = None) -> dict[str, Any]:
     return axis
 
 
+def cash(value: float | None, whole: bool | None = None) -> str:
+    """An amount in the page's currency (:func:`custlens.format.money`)."""
+    return money(value, CURRENCY.get(), whole=whole)
+
+
+def cash_hover(number_format: str) -> str:
+    """A Plotly hover value in the page's currency: ``%{y:,.0f}`` → ``$%{y:,.0f}``."""
+    return currency_prefix(CURRENCY.get()) + number_format
+
+
 def money_axis(**extra: Any) -> dict[str, Any]:
     # ".3~s": $142k, not $142.549k; hovers show the full amount.
-    axis = {"tickprefix": "$", "tickformat": ".3~s", "hoverformat": ",.0f", "zeroline": True}
+    axis = {
+        "tickprefix": currency_prefix(CURRENCY.get()),
+        "tickformat": ".3~s",
+        "hoverformat": ",.0f",
+        "zeroline": True,
+    }
     axis.update(extra)
     return axis
 
@@ -147,7 +168,7 @@ def table(frame: pl.DataFrame, columns: dict[str, str], table_id: str) -> str:
         for name in columns:
             value = row.get(name)
             if name in MONEY_COLUMNS:
-                cells.append(f'<td class="num">{esc(money(value, whole=whole.get(name)))}</td>')
+                cells.append(f'<td class="num">{esc(cash(value, whole.get(name)))}</td>')
             elif name in PERCENT_COLUMNS:
                 cells.append(f'<td class="num">{esc(percent(value))}</td>')
             elif isinstance(value, int | float) and not isinstance(value, bool):
