@@ -108,3 +108,33 @@ def test_the_dashboard_draws_yen(folder: Path) -> None:
     assert '"tickprefix":"\\u00a5"' in page
     assert "\\u00a5%{y:,.0f}" in page
     assert '"tickprefix":"$"' not in page and "$%{" not in page
+
+
+def test_ad_hoc_breakdowns_read_converted_sources(tmp_path: Path) -> None:
+    # Revenue by region from payments only: EMEA's customer paid €100 on 5 January at
+    # 1.10 (the rate of 2 January) = $110 and $50; NA's paid $40. By hand: EMEA 160, NA 40.
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    (folder / "custlens.yml").write_text("reporting_currency: USD\n")
+    with Workspace(folder) as ws:
+        ws.load(
+            {
+                "customers": pl.DataFrame({"customer_id": ["E1", "N1"], "region": ["EMEA", "NA"]}),
+                "transactions": pl.DataFrame(
+                    {
+                        "transaction_id": ["T1", "T2", "T3"],
+                        "customer_id": ["E1", "E1", "N1"],
+                        "created_at": ["2024-01-05", "2024-01-06", "2024-01-07"],
+                        "amount": [100.0, 50.0, 40.0],
+                        "currency": ["EUR", "USD", None],
+                    }
+                ),
+                "fx_rates": pl.DataFrame(
+                    {"date": ["2024-01-02"], "currency": ["EUR"], "rate": [1.10]}
+                ),
+            }
+        )
+        ws.run(as_of=date(2024, 1, 1))
+        by_region = ws.segments("region")
+    revenue = dict(zip(by_region["region"], by_region["total_revenue"], strict=True))
+    assert revenue == pytest.approx({"EMEA": 160.0, "NA": 40.0})

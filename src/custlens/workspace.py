@@ -299,13 +299,18 @@ class Workspace:
         )
 
     def context(self) -> FactContext:
-        """The live tables and the as-of date of the latest successful run, for ad hoc facts.
+        """The live tables (sources in the reporting currency) and the as-of date of the
+        latest successful run, for ad hoc facts.
 
         Raises:
             NotFoundError: nothing has been run yet.
         """
+        from custlens.facts.exchange import in_reporting_currency
+
         as_of = self.run_as_of()
         tables = {name: self.warehouse.table(name) for name in self.tables()}
+        # Sources in the reporting currency, as the run's facts read them.
+        tables.update(in_reporting_currency(tables, self.config, self.warehouse.to_polars).tables)
         return FactContext(tables, as_of, self.config, collect=self.warehouse.to_polars)
 
     # -- semantic layer ---------------------------------------------------
