@@ -138,3 +138,12 @@ def test_ad_hoc_breakdowns_read_converted_sources(tmp_path: Path) -> None:
         by_region = ws.segments("region")
     revenue = dict(zip(by_region["region"], by_region["total_revenue"], strict=True))
     assert revenue == pytest.approx({"EMEA": 160.0, "NA": 40.0})
+
+
+def test_mrr_by_the_currency_billed(folder: Path) -> None:
+    with Workspace(folder) as ws:
+        answer = ws.query(["subscriptions.mrr"], ["subscriptions.currency"])
+        stored = ws.table("customer_mrr").filter(pl.col("month") == AS_OF)
+    assert answer.data == [{"subscriptions.currency": "JPY", "subscriptions.mrr": 18_333.0}]
+    # Nothing was converted: the original MRR is the MRR.
+    assert stored["original_mrr"].to_list() == stored["mrr"].to_list()

@@ -166,7 +166,13 @@ def run(
                 continue
             notify(f.name, "start")
             assert month is not None
-            ctx = FactContext(tables, month_end(month), config, collect=warehouse.to_polars)
+            ctx = FactContext(
+                tables,
+                month_end(month),
+                config,
+                collect=warehouse.to_polars,
+                currency=money.reporting,
+            )
             step = Step(f.name, "fact")
             began = time.perf_counter()
             try:

@@ -310,8 +310,11 @@ class Workspace:
         as_of = self.run_as_of()
         tables = {name: self.warehouse.table(name) for name in self.tables()}
         # Sources in the reporting currency, as the run's facts read them.
-        tables.update(in_reporting_currency(tables, self.config, self.warehouse.to_polars).tables)
-        return FactContext(tables, as_of, self.config, collect=self.warehouse.to_polars)
+        money = in_reporting_currency(tables, self.config, self.warehouse.to_polars)
+        tables.update(money.tables)
+        return FactContext(
+            tables, as_of, self.config, collect=self.warehouse.to_polars, currency=money.reporting
+        )
 
     # -- semantic layer ---------------------------------------------------
 

@@ -121,3 +121,47 @@ def test_one_currency_and_no_rates_reads_as_it_is(run_facts) -> None:
     only_eur = lines(("A", date(2024, 1, 1), date(2025, 1, 1), 1200.0, "EUR"))
     facts = run_facts({"subscription_lines": only_eur}, date(2024, 2, 1), only=["customer_mrr"])
     assert mrr_by_month(facts, "A") == [100.0, 100.0]
+
+
+def test_customer_mrr_keeps_the_currency_billed_and_the_mrr_in_it(run_facts) -> None:
+    facts = run_facts(SOURCES, date(2024, 3, 1), only=["customer_mrr"], reporting_currency="USD")
+    rows = {
+        (r["customer_id"], r["month"].month): (r["currency"], r["original_mrr"])
+        for r in facts["customer_mrr"].iter_rows(named=True)
+    }
+    assert rows == {
+        # 1,200 EUR a year: 100 EUR a month (110 USD).
+        ("A", 1): ("EUR", 100.0),
+        ("A", 2): ("EUR", 100.0),
+        ("A", 3): ("EUR", 100.0),
+        ("B", 1): ("USD", 100.0),
+        ("B", 2): ("JPY", 10000.0),
+        # No MRR in March: 0 in the reporting currency.
+        ("B", 3): ("USD", 0.0),
+        # Lines without a currency are in the reporting currency.
+        ("C", 1): ("USD", 50.0),
+        ("C", 2): ("USD", 50.0),
+        ("C", 3): ("USD", 50.0),
+    }
+
+
+def test_a_month_billed_in_two_currencies_has_no_single_original(run_facts) -> None:
+    two = lines(
+        ("A", date(2024, 1, 1), date(2024, 2, 1), 100.0, "EUR"),
+        ("A", date(2024, 1, 1), date(2024, 2, 1), 10.0, "USD"),
+    )
+    facts = run_facts(
+        {"subscription_lines": two, "fx_rates": SOURCES["fx_rates"]},
+        date(2024, 1, 1),
+        only=["customer_mrr"],
+        reporting_currency="USD",
+    )
+    row = facts["customer_mrr"].row(0, named=True)
+    assert (row["mrr"], row["currency"], row["original_mrr"]) == (120.0, None, None)
+
+
+def test_without_conversion_the_original_is_the_mrr(run_facts) -> None:
+    only_eur = lines(("A", date(2024, 1, 1), date(2024, 2, 1), 100.0, "EUR"))
+    facts = run_facts({"subscription_lines": only_eur}, date(2024, 1, 1), only=["customer_mrr"])
+    row = facts["customer_mrr"].row(0, named=True)
+    assert (row["mrr"], row["currency"], row["original_mrr"]) == (100.0, "EUR", 100.0)

@@ -48,7 +48,9 @@ MRR_DECIMALS = 2
 
 @fact("customer_mrr", any_of=("src_subscription_lines", "src_customer_mrr"))
 def build(ctx: FactContext) -> ir.Table:
-    """Month-end MRR per customer and month, from its first paid month to the as-of month."""
+    """Month-end MRR per customer and month, from its first paid month to the as-of month,
+    with the currency the customer was billed in that month and the MRR in it
+    (``original_mrr``; both null in a month billed in several currencies)."""
     last = index_of(ctx.as_of)
     if ctx.has("src_subscription_lines"):
         monthly = mrr_from_lines(ctx["src_subscription_lines"], ctx.as_of)
@@ -57,7 +59,7 @@ def build(ctx: FactContext) -> ir.Table:
         monthly = given.select(
             "customer_id", month_idx=month_index(given.month), mrr=given.mrr.cast("float64")
         ).filter(ibis._.month_idx <= last)
-    return on_spine(monthly, last)
+    return on_spine(monthly, last, ctx.currency)
 
 
 def mrr_from_lines(lines: ir.Table, as_of: object, by: tuple[str, ...] = ()) -> ir.Table:
@@ -86,9 +88,12 @@ def mrr_from_lines(lines: ir.Table, as_of: object, by: tuple[str, ...] = ()) -> 
         )
     if "billing_interval" in recurring.columns:
         months = months.fill_null(interval_months(recurring.billing_interval))
+    converted = ("original_amount", "currency") if "original_amount" in recurring.columns else ()
     spans = recurring.select(
         "customer_id",
         *by,
+        *converted,
+        **({"months": months} if converted else {}),
         monthly=recurring.amount.cast("float64") / months,
         first_idx=month_index(recurring.period_start),
         last_idx=ibis.least(
@@ -101,7 +106,19 @@ def mrr_from_lines(lines: ir.Table, as_of: object, by: tuple[str, ...] = ()) -> 
     total = covered.monthly.sum().round(MRR_DECIMALS)
     if not by:  # a customer-month never goes below zero (credits larger than charges)
         total = ibis.greatest(total, ibis.literal(0.0))
-    return covered.group_by("customer_id", *by, "month_idx").aggregate(mrr=total)
+    if "original_amount" not in covered.columns:
+        return covered.group_by("customer_id", *by, "month_idx").aggregate(mrr=total)
+    # Converted lines (custlens.facts.exchange): also the MRR in the currency billed,
+    # where a customer-month was billed in one.
+    one = covered.currency.min() == covered.currency.max()
+    original = (covered.original_amount.cast("float64") / covered.months).sum().round(MRR_DECIMALS)
+    if not by:
+        original = ibis.greatest(original, ibis.literal(0.0))
+    return covered.group_by("customer_id", *by, "month_idx").aggregate(
+        mrr=total,
+        currency=ibis.ifelse(one, covered.currency.min(), ibis.null("string")),
+        original_mrr=ibis.ifelse(one, original, ibis.null("float64")),
+    )
 
 
 def with_billing_periods(lines: ir.Table) -> ir.Table:
@@ -167,8 +184,9 @@ def interval_months(interval: ir.StringValue) -> ir.FloatingValue:
     return (count * per_unit).cast("float64")
 
 
-def on_spine(monthly: ir.Table, last_index: int) -> ir.Table:
-    """Expand customer-month MRR to every month from the first paid one to ``last_index``."""
+def on_spine(monthly: ir.Table, last_index: int, currency: str) -> ir.Table:
+    """Expand customer-month MRR to every month from the first paid one to ``last_index``;
+    a month with no MRR is 0 in the reporting ``currency``."""
     firsts = (
         monthly.filter(monthly.mrr > 0)
         .group_by("customer_id")
@@ -180,8 +198,17 @@ def on_spine(monthly: ir.Table, last_index: int) -> ir.Table:
         "customer_id", month_idx=months_between(firsts.first_idx, last_index).unnest()
     ).filter(ibis._.month_idx <= last_index)
     joined = spine.left_join(monthly, ["customer_id", "month_idx"])
+    mrr = joined.mrr.fill_null(0.0).cast("float64")
+    if "original_mrr" in monthly.columns:
+        gap = joined.mrr.isnull()
+        billed = ibis.ifelse(gap, ibis.literal(currency), joined.currency)
+        original = ibis.ifelse(gap, ibis.literal(0.0), joined.original_mrr).cast("float64")
+    else:  # every amount was in the reporting currency
+        billed, original = ibis.literal(currency), mrr
     return joined.select(
         customer_id=joined.customer_id,
         month=month_start(joined.month_idx),
-        mrr=joined.mrr.fill_null(0.0).cast("float64"),
+        mrr=mrr,
+        currency=billed.cast("string"),
+        original_mrr=original,
     )

@@ -95,9 +95,10 @@ def in_reporting_currency(
     _check_rates(joined, reporting, collect)
     converted = {
         name: t.select(
-            *[c for c in present[name].columns if c != "amount"],
+            *[c for c in present[name].columns if c not in ("amount", "currency")],
             amount=(t.amount * t.fx_rate).cast("float64"),
             original_amount=t.amount,
+            currency=t.currency.fill_null(reporting),
         )
         for name, t in joined.items()
     }

@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from custlens.config import Config
+from custlens.currency import DEFAULT
 from custlens.errors import NotFoundError
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ class FactContext:
     (DESIGN.md §1); every other fact stays a pure expression."""
     notes: dict[str, Any] = field(default_factory=dict)
     """What a fact reports about itself (fitted parameters); the run record keeps it."""
+    currency: str = DEFAULT
+    """The reporting currency (ISO 4217) the source amounts are in
+    (:mod:`custlens.facts.exchange` converted the others)."""
 
     def materialise(self, table: ir.Table) -> pl.DataFrame:
         """The rows of ``table``, through the pipeline's :attr:`collect` when it is set."""
