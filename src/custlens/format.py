@@ -96,3 +96,22 @@ def ratio(value: float | None) -> str:
         return "—"
     assert value is not None
     return f"{value:.2f}×"
+
+
+def decimal_mark(locale: str) -> str:
+    """The decimal mark a locale writes amounts with: ``de_DE`` → ``,``, ``en-US`` → ``.``.
+
+    Raises:
+        ValueError: not a locale, or one whose mark is neither ``.`` nor ``,``.
+    """
+    from babel import Locale, UnknownLocaleError
+    from babel.numbers import get_decimal_symbol
+
+    try:
+        parsed = Locale.parse(locale.strip().replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"{locale!r} is not a locale; e.g. en_US, de_DE, fr_FR, pt_BR") from None
+    mark = str(get_decimal_symbol(parsed))
+    if mark not in (".", ","):
+        raise ValueError(f"{locale} writes decimals with {mark!r}; custlens reads '.' or ','")
+    return mark

@@ -179,3 +179,29 @@ def test_a_file_in_another_encoding_loads_when_told_and_utf16_by_its_mark(
         assert ws.table("customers")["name"].to_list() == ["Société Générale"]
         with pytest.raises(ContractError, match="unknown encoding 'klingon'"):
             ws.load({"customers": windows}, encoding="klingon")
+
+
+def test_the_cli_reads_amounts_as_a_locale_writes_them(tmp_path: Path) -> None:
+    # German: '.' groups thousands and ',' marks decimals: 1.200,50 € is 1200.50.
+    path = tmp_path / "lines.csv"
+    path.write_text(
+        "customer_id;period_start;period_end;amount;currency\n"
+        'a;2024-01-01;2024-02-01;"1.200,50 €";EUR\n'
+        "b;2024-01-01;2024-02-01;99,9;eur\n"
+    )
+    folder = tmp_path / "ws"
+    Workspace.init(folder).close()
+    runner = CliRunner()
+    argv = ["-w", str(folder), "load", "subscription_lines", str(path)]
+    unknown = runner.invoke(app, [*argv, "--locale", "xx_YY"])
+    assert unknown.exit_code == 2
+    assert "'xx_YY' is not a locale" in unknown.output
+    clash = runner.invoke(app, [*argv, "--locale", "de_DE", "--decimal", "."])
+    assert clash.exit_code == 2
+    assert "de_DE writes decimals with ',', not '.'" in clash.output
+    done = runner.invoke(app, [*argv, "--locale", "de-DE", "--create-missing-customers"])
+    assert done.exit_code == 0, done.output
+    with Workspace(folder) as ws:
+        lines = ws.table("subscription_lines")
+    assert lines["amount"].to_list() == [1200.50, 99.9]
+    assert lines["currency"].to_list() == ["EUR", "EUR"]

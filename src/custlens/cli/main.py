@@ -279,6 +279,13 @@ def load(
             "','): the decimal mark; currency symbols and thousands separators are dropped.",
         ),
     ] = None,
+    locale: Annotated[
+        str | None,
+        typer.Option(
+            help="Read amounts as this locale writes them: de_DE reads 1.200,50 €, en_US "
+            "$1,200.50 (its decimal mark, as --decimal).",
+        ),
+    ] = None,
     encoding: Annotated[
         str | None,
         typer.Option(help="The files' text encoding, e.g. cp1252 (default: UTF-8)."),
@@ -286,6 +293,20 @@ def load(
 ) -> None:
     """Load a source table, or every <table>.csv|parquet of a folder (all or nothing)."""
     import warnings
+
+    if locale is not None:
+        from custlens.format import decimal_mark
+
+        try:
+            mark = decimal_mark(locale)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--locale") from None
+        if decimal is not None and decimal != mark:
+            raise typer.BadParameter(
+                f"{locale} writes decimals with {mark!r}, not {decimal!r}",
+                param_hint="--decimal / --locale",
+            )
+        decimal = mark
 
     if delimiter is not None:
         delimiter = "\t" if delimiter.lower() in ("tab", "\\t") else delimiter
