@@ -165,3 +165,27 @@ def test_without_conversion_the_original_is_the_mrr(run_facts) -> None:
     facts = run_facts({"subscription_lines": only_eur}, date(2024, 1, 1), only=["customer_mrr"])
     row = facts["customer_mrr"].row(0, named=True)
     assert (row["mrr"], row["currency"], row["original_mrr"]) == (100.0, "EUR", 100.0)
+
+
+def test_daily_rates_each_hold_for_their_own_day(run_facts) -> None:
+    # A rate for every day: each line takes its own day's (a one-day validity too).
+    daily = lines(
+        ("A", date(2024, 1, 1), date(2024, 2, 1), 100.0, "EUR"),  # 1.10 → 110
+        ("B", date(2024, 1, 2), date(2024, 2, 2), 100.0, "EUR"),  # 1.20 → 120
+        ("C", date(2024, 1, 5), date(2024, 2, 5), 100.0, "EUR"),  # 3 Jan's 1.30 → 130
+    )
+    facts = run_facts(
+        {
+            "subscription_lines": daily,
+            "fx_rates": rates(
+                (date(2024, 1, 1), "EUR", 1.10),
+                (date(2024, 1, 2), "EUR", 1.20),
+                (date(2024, 1, 3), "EUR", 1.30),
+            ),
+        },
+        date(2024, 1, 1),
+        only=["customer_mrr"],
+        reporting_currency="USD",
+    )
+    mrr = dict(zip(facts["customer_mrr"]["customer_id"], facts["customer_mrr"]["mrr"], strict=True))
+    assert mrr == {"A": 110.0, "B": 120.0, "C": 130.0}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import ibis
@@ -70,7 +71,7 @@ def in_reporting_currency(
     # A table without the column (written around the contract, as tests do) is all in
     # the reporting currency.
     present = {n: tables[n] for n in DATED if n in tables and "currency" in tables[n].columns}
-    found = _currencies(present, collect)
+    found, last_day = _currencies(present, collect)
     named = set().union(*found.values())
     reporting = config.reporting_currency
     if reporting is None:
@@ -90,8 +91,9 @@ def in_reporting_currency(
             f"amounts in {', '.join(others)} need exchange rates to {reporting}: load the "
             "fx_rates source (date, currency, rate)"
         )
-    rates = _validity(tables[RATES])
-    joined = {name: _with_rates(present[name], DATED[name], rates, reporting) for name in foreign}
+    assert last_day is not None  # some row names a currency
+    daily = _daily(tables[RATES], reporting, last_day)
+    joined = {name: _with_rates(present[name], DATED[name], daily, reporting) for name in foreign}
     _check_rates(joined, reporting, collect)
     converted = {
         name: t.select(
@@ -107,47 +109,67 @@ def in_reporting_currency(
 
 def _currencies(
     present: Mapping[str, ir.Table], collect: Callable[[ir.Table], pl.DataFrame]
-) -> dict[str, set[str]]:
-    """Each table's distinct currencies (empty ones left out), in one query."""
+) -> tuple[dict[str, set[str]], date | None]:
+    """Each table's distinct currencies (empty ones left out), and the last day of a row
+    in one, in one query."""
     if not present:
-        return {}
-    parts = [
-        t.select(source=ibis.literal(name), currency=t.currency)
-        .filter(lambda r: r.currency.notnull())
-        .distinct()
-        for name, t in present.items()
-    ]
-    rows = collect(ibis.union(*parts, distinct=True))
+        return {}, None
+    parts = []
+    for name, t in present.items():
+        named = t.filter(t.currency.notnull())
+        parts.append(
+            named.group_by("currency").aggregate(
+                source=ibis.literal(name), last_day=_day(named[DATED[name]]).max()
+            )
+        )
+    rows = collect(ibis.union(*parts))
     found: dict[str, set[str]] = {name: set() for name in present}
-    for source, code in rows.iter_rows():
-        found[source].add(code)
-    return {name: codes for name, codes in found.items() if codes}
+    for row in rows.iter_rows(named=True):
+        found[row["source"]].add(row["currency"])
+    last = rows["last_day"].max() if rows.height else None
+    return {name: codes for name, codes in found.items() if codes}, last  # type: ignore[return-value]
 
 
-def _validity(rates: ir.Table) -> ir.Table:
-    """Each rate with the day it stops applying: the currency's next rate (or never)."""
-    following = ibis.window(group_by=rates.currency, order_by=rates.date)
-    return rates.select(
-        fx_currency=rates.currency,
-        fx_from=rates.date,
-        fx_until=rates.date.lead().over(following),
-        fx_rate=rates.rate,
+def _day(column: ir.Value) -> ir.DateValue:
+    """The day of a date or timestamp column."""
+    return column.date() if column.type().is_timestamp() else column  # type: ignore[attr-defined,return-value]
+
+
+def _daily(rates: ir.Table, reporting: str, last_day: date) -> ir.Table:
+    """The rate of each currency on each day from its first rate to ``last_day``: the
+    latest rate on or before the day. A row finds its rate by an equality join on
+    (currency, day) — a few thousand rows a currency-decade — where a join on the
+    ranges between rates would compare every row with every rate of its currency."""
+    foreign = rates.filter(rates.currency != reporting)
+    following = ibis.window(group_by=foreign.currency, order_by=foreign.date)
+    valid = foreign.select(
+        fx_currency=foreign.currency,
+        fx_from=foreign.date,
+        # The day the next rate starts; the last rate holds to last_day.
+        fx_until=foreign.date.lead()
+        .over(following)
+        .fill_null(ibis.literal(last_day + timedelta(days=1))),
+        fx_rate=foreign.rate,
     )
+    valid = valid.filter(valid.fx_from < valid.fx_until)
+    spread = valid.select(
+        "fx_currency",
+        "fx_rate",
+        "fx_until",
+        # Ibis ranges over timestamps, not dates.
+        fx_day=ibis.range(
+            valid.fx_from.cast("timestamp"), valid.fx_until.cast("timestamp"), ibis.interval(days=1)
+        ).unnest(),
+    )
+    return spread.select("fx_currency", "fx_rate", fx_day=spread.fx_day.date())
 
 
-def _with_rates(table: ir.Table, dated: str, rates: ir.Table, reporting: str) -> ir.Table:
+def _with_rates(table: ir.Table, dated: str, daily: ir.Table, reporting: str) -> ir.Table:
     """``table`` with each row's ``fx_rate`` to ``reporting`` (1 in that currency; null
     where a rate is missing) and ``_fx_day``, the day that picked it."""
-    day = table[dated].date() if table[dated].type().is_timestamp() else table[dated]
-    keyed = table.mutate(_fx_day=day)
+    keyed = table.mutate(_fx_day=_day(table[dated]))
     joined = keyed.left_join(
-        rates,
-        [
-            keyed.currency == rates.fx_currency,
-            keyed.currency != reporting,
-            rates.fx_from <= keyed._fx_day,
-            rates.fx_until.isnull() | (keyed._fx_day < rates.fx_until),
-        ],
+        daily, [keyed.currency == daily.fx_currency, keyed._fx_day == daily.fx_day]
     )
     foreign = joined.currency.notnull() & (joined.currency != reporting)
     rate = ibis.cases((foreign, joined.fx_rate), else_=ibis.literal(1.0))
