@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import ibis
+import polars as pl
 
 from custlens.facts.clv_summary import summary
 from custlens.facts.registry import FactContext, fact
@@ -59,4 +60,8 @@ def build(ctx: FactContext) -> ir.Table:
             penalizer=settings.penalizer,
         )
     )
+    # A prediction the model cannot make (its series overflow for a customer far out of
+    # the fitted range) is unknown: null on every engine, where NaN would pass through
+    # one engine's Arrow reader and become null in another's.
+    frame = frame.with_columns(pl.col(pl.Float64).fill_nan(None))
     return ibis.memtable(frame.to_arrow())

@@ -40,7 +40,13 @@ __all__ = [
     "spark_session",
 ]
 
-SCHEMES = {"duckdb": "duckdb", "postgres": "postgres", "postgresql": "postgres", "pyspark": "spark"}
+SCHEMES = {
+    "duckdb": "duckdb",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "pyspark": "spark",
+    "sc": "spark",
+}
 """URL scheme → the engine module that opens it."""
 
 

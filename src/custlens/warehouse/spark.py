@@ -1,12 +1,25 @@
-"""Apache Spark: each table is a folder of Parquet under the workspace's
+"""Apache Spark, in this process (``pyspark``, ``pyspark://master:port``) or through
+Spark Connect (``sc://host:port``).
+
+In this process, each table is a folder of Parquet under the workspace's
 ``spark-warehouse/``, registered as an external table of a per-workspace database.
 A write goes to a staging folder; a swap renames folders, so a reader sees the old or
-the new table, never half of one."""
+the new table, never half of one.
+
+Through Spark Connect the files are the server's, out of this process's reach: each
+write is a new managed table ``<name>__v<id>`` and the live name is a view over the
+latest one (``CREATE OR REPLACE VIEW``, atomic for readers: a reader sees the old
+version or the new, never a mix); the version before stays for readers still on it
+and older ones are dropped.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -16,6 +29,7 @@ from urllib.parse import urlparse
 import ibis
 import polars as pl
 
+from custlens.errors import WarehouseError
 from custlens.warehouse.base import STAGE_PREFIX, Warehouse, to_arrow
 
 if TYPE_CHECKING:
@@ -34,6 +48,8 @@ def open_warehouse(
     ``pyspark://host:port`` (a standalone master)."""
     from custlens.config import memory_mb
 
+    if url.lower().startswith("sc://"):
+        return _open_connect(url, root)
     driver_memory = f"{memory_mb(memory_limit)}m" if memory_limit is not None else None
     parsed = urlparse(url)
     master = f"spark://{parsed.netloc}" if parsed.netloc else f"local[{threads or '*'}]"
@@ -96,6 +112,12 @@ class SparkWarehouse(Warehouse):
             self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{staged}")
             shutil.rmtree(self._path(staged), ignore_errors=True)
 
+    def _functions(self) -> Any:
+        """pyspark's column functions for this session's kind."""
+        from pyspark.sql import functions
+
+        return functions
+
     def _path(self, name: str) -> Path:
         assert self._location is not None
         return self._location / name
@@ -106,8 +128,7 @@ class SparkWarehouse(Warehouse):
         Ibis compiles an int64 literal to a bare ``1``, which Spark types as
         INT; casting to the expression's schema keeps both engines' tables alike.
         """
-        from pyspark.sql import functions as F
-
+        F = self._functions()
         self.con._run_pre_execute_hooks(expr)
         frame = self.con._session.sql(sql if sql is not None else self.con.compile(expr))
         casts = {"int64": "bigint", "int32": "int", "float64": "double", "int16": "smallint"}
@@ -134,6 +155,138 @@ class SparkWarehouse(Warehouse):
         staged.rename(live)
         self._register(name, live)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+VERSION = re.compile(r"__v[0-9a-f]{12}$")
+"""The suffix of a table's versions on Spark Connect (``growth_summary__v1a2b…``)."""
+KEPT_VERSIONS = 2
+"""Versions of a table kept on Spark Connect: the live one and the one before, which a
+reader that resolved the view just before a publish may still be reading."""
+
+
+def _open_connect(url: str, root: Path) -> SparkConnectWarehouse:
+    """A Spark Connect session to ``url`` (``sc://host:port``, with Spark's own
+    ``;token=…;use_ssl=true`` parameters) and the workspace's database on it."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    _check_reachable(url)
+    # A session of its own: getOrCreate would hand back the process's first session,
+    # whatever its URL.
+    session = ConnectSession.builder.remote(url).create()
+    try:
+        session.conf.set("spark.sql.session.timeZone", "UTC")
+    except Exception as exc:  # the first call that reaches the server
+        raise WarehouseError(f"cannot reach Spark Connect at {url}: {_first_line(exc)}") from None
+    warehouse = SparkConnectWarehouse(_connect_backend().connect(session), url, None)
+    # One database per workspace folder, as in this process (tests share one server).
+    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
+    warehouse._database = f"custlens_{digest}"
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {warehouse._database}")
+    return warehouse
+
+
+CONNECT_PORT = 15002
+"""Spark Connect's port when the URL names none."""
+REACH_SECONDS = 10.0
+
+
+def _check_reachable(url: str) -> None:
+    """Refuse at once a server that does not listen: the Connect client retries a
+    refused connection with backoff for minutes before it gives up."""
+    parsed = urlparse(url.split(";", 1)[0])
+    host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
+    try:
+        socket.create_connection((host, port), timeout=REACH_SECONDS).close()
+    except OSError as exc:
+        raise WarehouseError(
+            f"cannot reach Spark Connect at {url}: {exc.strerror or exc} "
+            f"(is its server listening on {host}:{port}?)"
+        ) from None
+
+
+def _connect_backend() -> Any:
+    """Ibis's pyspark backend, caching tables as a Spark Connect session can: Ibis asks
+    the DataFrame whether it is cached right after ``cache()``, which a Connect
+    DataFrame cannot tell without a round trip and answers False."""
+    from ibis.backends.pyspark import Backend
+
+    ibis.pyspark  # noqa: B018 - loading the backend registers its options (ibis.options.pyspark)
+
+    class ConnectBackend(Backend):  # type: ignore[misc]
+        def _create_cached_table(self, name: str, expr: Any) -> Any:
+            frame = self._session.sql(self.compile(expr)).cache()
+            frame.createTempView(name)
+            self._cached_dataframes[name] = frame
+            return self.table(name)
+
+    return ConnectBackend()
+
+
+def _version_id() -> str:
+    """Twelve hex digits that sort in the order they were made: milliseconds since 1970
+    (eleven digits until the year 2527), then one random digit."""
+    return f"{time.time_ns() // 1_000_000:011x}{uuid.uuid4().hex[0]}"
+
+
+def _first_line(exc: BaseException) -> str:
+    """An engine error's message without its Java stack."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class SparkConnectWarehouse(SparkWarehouse):
+    """Spark through Spark Connect: versioned managed tables behind views (see the module)."""
+
+    kind = "pyspark"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._staged: dict[str, str] = {}
+        """Live name → the version staged for it and not yet published."""
+
+    def list_tables(self) -> list[str]:
+        return [n for n in super().list_tables() if not VERSION.search(n)]
+
+    def stage(self, name: str, obj: Any, *, sql: str | None = None) -> ir.Table:
+        self._forget()
+        version = f"{name}__v{_version_id()}"
+        if isinstance(obj, ibis.Table):
+            frame = self._frame(obj, sql)
+        else:
+            frame = self.con._session.createDataFrame(to_arrow(obj))
+        frame.write.mode("overwrite").saveAsTable(f"{self._database}.{version}")
+        self._staged[name] = version
+        return self._raw_table(version)
+
+    def publish(self, names: Iterable[str]) -> None:
+        self._forget()
+        for name in names:
+            version = self._staged.pop(name)
+            self.con.raw_sql(
+                f"CREATE OR REPLACE VIEW {self._database}.{name} AS "
+                f"SELECT * FROM {self._database}.{version}"
+            )
+            self._drop_old_versions(name)
+
+    def discard(self, names: Iterable[str]) -> None:
+        self._forget()
+        for name in names:
+            version = self._staged.pop(name, None)
+            if version is not None:
+                self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{version}")
+
+    def _drop_old_versions(self, name: str) -> None:
+        """Drop the versions of ``name`` before the last :data:`KEPT_VERSIONS`."""
+        rows = self.con._session.sql(f"SHOW TABLES IN {self._database} LIKE '{name}__v*'").collect()
+        # Version ids begin with the time they were written: their order is the names'.
+        versions = sorted((r.tableName for r in rows if VERSION.search(r.tableName)), reverse=True)
+        for version in versions[KEPT_VERSIONS:]:
+            self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{version}")
+
+    def _functions(self) -> Any:
+        from pyspark.sql.connect import functions
+
+        return functions
 
 
 def spark_session(

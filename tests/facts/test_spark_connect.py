@@ -1,0 +1,133 @@
+"""The pipeline and the semantic layer through Spark Connect, against a real Spark
+Connect server started from the pyspark package on a loopback port: every fact must
+equal DuckDB's, as must the answers to queries, and a second run must publish over
+the first (versioned tables behind views)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from custlens.errors import WarehouseError
+from custlens.synth import generate
+from custlens.workspace import Workspace
+from tests.conftest import SPARK_TEST_CONF
+from tests.facts.test_parity import canonical, differences
+from tests.spark_servers import spark_connect_server
+
+pytestmark = pytest.mark.spark
+
+AS_OF = date(2023, 8, 1)  # the last of 8 months from the generator's 2023-01 start
+QUERIES = [
+    {"metrics": ["mrr"]},
+    {"metrics": ["subscriptions.mrr", "subscriptions.arr"], "dimensions": ["customers.segment"]},
+    {
+        "metrics": ["subscriptions.mrr"],
+        "time_dimensions": [{"dimension": "subscriptions.month", "granularity": "quarter"}],
+    },
+    {"metrics": ["transactions.revenue"], "dimensions": ["customers.region"]},
+]
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    # The tests' settings for tiny tables (one shuffle partition, no codegen): the
+    # server's defaults take seconds per fact here.
+    conf = {k: v for k, v in SPARK_TEST_CONF.items() if k != "spark.driver.extraJavaOptions"}
+    with spark_connect_server(tmp_path_factory.mktemp("spark-connect"), conf) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def runs(url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    """engine → facts, answers and the Connect workspace's folder."""
+    frames = generate(customers=60, months=8, seed=3)
+    root = tmp_path_factory.mktemp("connect-parity")
+    out: dict[str, dict] = {}
+    for engine, warehouse in (("duckdb", None), ("connect", url)):
+        with Workspace.init(root / engine, warehouse=warehouse) as ws:
+            ws.load(frames)
+            result = ws.run(as_of=AS_OF)
+            out[engine] = {
+                "facts": {name: ws.table(name) for name in result.written},
+                "answers": [ws.run_query(q).data for q in QUERIES],
+                "folder": root / engine,
+            }
+    return out
+
+
+def test_every_fact_equals_duckdbs(runs: dict[str, dict]) -> None:
+    duck, connect = runs["duckdb"]["facts"], runs["connect"]["facts"]
+    assert sorted(connect) == sorted(duck)
+    assert len(duck) >= 20
+    for name in duck:
+        d, c = canonical(duck[name]), canonical(connect[name])
+        assert c.columns == d.columns, name
+        assert c.height == d.height, name
+        cells = differences(d, c)
+        assert not cells, f"{name}: {len(cells)} cells differ:\n" + "\n".join(cells[:10])
+
+
+def _rows(answer: list[dict]) -> list[list[tuple]]:
+    """Each row as its (member, value) pairs by member name (dimensions sort before the
+    measures in the queries above), the rows in the order of their text."""
+    return sorted((sorted(r.items()) for r in answer), key=str)
+
+
+def test_queries_answer_as_on_duckdb(runs: dict[str, dict]) -> None:
+    for query, duck, connect in zip(
+        QUERIES, runs["duckdb"]["answers"], runs["connect"]["answers"], strict=True
+    ):
+        assert duck, query
+        duck_rows, connect_rows = _rows(duck), _rows(connect)
+        assert len(connect_rows) == len(duck_rows), query
+        for d, c in zip(duck_rows, connect_rows, strict=True):
+            assert [k for k, _ in c] == [k for k, _ in d], query
+            for (_, dv), (_, cv) in zip(d, c, strict=True):
+                assert cv == (pytest.approx(dv, rel=1e-9) if isinstance(dv, float) else dv), query
+
+
+def test_a_second_run_publishes_over_the_first_and_keeps_two_versions(
+    runs: dict[str, dict],
+) -> None:
+    with Workspace(runs["connect"]["folder"]) as ws:
+        first = ws.table("growth_summary")
+        ws.run(as_of=AS_OF, only=["growth_summary"])
+        ws.run(as_of=AS_OF, only=["growth_summary"])
+        again = ws.table("growth_summary")
+        listed = ws.tables()
+        versions = [
+            r.tableName
+            for r in ws.warehouse.con._session.sql(
+                f"SHOW TABLES IN {ws.warehouse._database} LIKE 'growth_summary__v*'"
+            ).collect()
+        ]
+    assert again.drop("_run_id").equals(first.drop("_run_id"))
+    assert again["_run_id"][0] != first["_run_id"][0]
+    assert not [n for n in listed if "__v" in n]  # versions are not tables of the workspace
+    assert len(versions) == 2
+
+
+def test_an_unreachable_server_is_one_line_naming_the_url(tmp_path: Path) -> None:
+    from tests.spark_servers import free_port
+
+    dead = f"sc://127.0.0.1:{free_port()}"
+    with (
+        Workspace.init(tmp_path / "ws", warehouse=dead) as ws,
+        pytest.raises(WarehouseError) as refused,
+    ):
+        ws.tables()
+    message = str(refused.value)
+    assert dead in message
+    assert "\n" not in message and "at org.apache" not in message
+
+
+def test_polars_frames_round_trip(url: str, tmp_path: Path) -> None:
+    frame = pl.DataFrame({"customer_id": ["C1", "C2"], "name": ["Ada", None]})
+    with Workspace.init(tmp_path / "ws", warehouse=url) as ws:
+        ws.load({"customers": frame})
+        assert ws.table("customers").select("customer_id", "name").equals(frame)
