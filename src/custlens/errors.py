@@ -123,3 +123,9 @@ class AccessError(CustlensError, PermissionError):
     def __init__(self, message: str, *, status: int = 403) -> None:
         super().__init__(message)
         self.status = status
+
+
+def first_line(exc: BaseException) -> str:
+    """An engine's error message without what follows its first line (a Java stack)."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

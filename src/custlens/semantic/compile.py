@@ -43,7 +43,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from custlens.currency import DEFAULT
-from custlens.errors import ConfigError, NotFoundError, QueryError
+from custlens.errors import ConfigError, NotFoundError, QueryError, first_line
 from custlens.format import round_money
 from custlens.semantic import rollup
 from custlens.semantic.cache import ResultCache
@@ -53,7 +53,7 @@ from custlens.semantic.model import (
     Rollup,
     SemanticModel,
 )
-from custlens.semantic.plan import Dim, Leaf, Plan, QueryResult, col_name, first_line, reordered
+from custlens.semantic.plan import Dim, Leaf, Plan, QueryResult, col_name, reordered
 from custlens.semantic.planner import Planner
 from custlens.semantic.query import (
     Query,

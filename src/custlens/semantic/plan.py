@@ -89,11 +89,6 @@ def reordered(result: QueryResult, metrics: tuple[str, ...], cached: bool = Fals
     )
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 @dataclass(frozen=True)
 class Dim:
     cube: str

@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 import ibis
 import polars as pl
 
-from custlens.errors import WarehouseError
+from custlens.errors import WarehouseError, first_line
 from custlens.warehouse.base import STAGE_PREFIX, Warehouse, to_arrow
 
 if TYPE_CHECKING:
@@ -176,7 +176,7 @@ def _open_connect(url: str, root: Path) -> SparkConnectWarehouse:
     try:
         session.conf.set("spark.sql.session.timeZone", "UTC")
     except Exception as exc:  # the first call that reaches the server
-        raise WarehouseError(f"cannot reach Spark Connect at {url}: {_first_line(exc)}") from None
+        raise WarehouseError(f"cannot reach Spark Connect at {url}: {first_line(exc)}") from None
     warehouse = SparkConnectWarehouse(_connect_backend().connect(session), url, None)
     # One database per workspace folder, as in this process (tests share one server).
     digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
@@ -226,12 +226,6 @@ def _version_id() -> str:
     """Twelve hex digits that sort in the order they were made: milliseconds since 1970
     (eleven digits until the year 2527), then one random digit."""
     return f"{time.time_ns() // 1_000_000:011x}{uuid.uuid4().hex[0]}"
-
-
-def _first_line(exc: BaseException) -> str:
-    """An engine error's message without its Java stack."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class SparkConnectWarehouse(SparkWarehouse):
