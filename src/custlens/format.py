@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from custlens.currency import DEFAULT, minor_units, symbol
@@ -41,9 +42,12 @@ def money(value: float | None, code: str = DEFAULT, *, whole: bool | None = None
     if whole is None:
         whole = amount >= 100
     digits = 0 if whole else minor_units(code)
-    shown = f"{amount:,.{digits}f}"
-    sign = "-" if value < 0 and float(shown.replace(",", "")) else ""  # never -$0.00
-    return f"{sign}{currency_prefix(code)}{shown}"
+    # Halves away from zero, as a person (and the engines' round) rounds money, from
+    # the float's shortest decimal: 2.675 is $2.68 and ¥12.5 is ¥13, where Python's
+    # own formatting gives $2.67 (the binary 2.67499…) and ¥12 (halves to even).
+    rounded = Decimal(repr(amount)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+    sign = "-" if value < 0 and rounded else ""  # never -$0.00
+    return f"{sign}{currency_prefix(code)}{rounded:,.{digits}f}"
 
 
 def currency_prefix(code: str) -> str:
