@@ -22,7 +22,6 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +42,7 @@ from custlens.report.charts import (
 from custlens.report.kpis import kpi_section
 from custlens.report.page import footer, header, page
 from custlens.report.tables import at_risk_section, segments_section
-from custlens.report.widgets import CURRENCY
+from custlens.report.widgets import drawn_in
 
 
 def build_report(ws: Workspace, *, title: str | None = None, role: Role | None = None) -> str:
@@ -58,6 +57,8 @@ def build_report(ws: Workspace, *, title: str | None = None, role: Role | None =
     Returns:
         The HTML text: self-contained, no network request when opened.
     """
+    from custlens.report.predicted_value import predicted_value_sections
+
     # The page reads only tables(), table(), runs(), at_risk(), currency(), path and config.
     ws = ws.as_role(role)  # type: ignore[assignment]
     present = set(ws.tables())
@@ -67,40 +68,26 @@ def build_report(ws: Workspace, *, title: str | None = None, role: Role | None =
 
     growth = fact("growth_summary")
     heading = title or f"{ws.path.name} · customer and revenue dashboard"
-    drawn_in = CURRENCY.set(ws.currency())
-    try:
-        body = _sections(ws, heading, growth, fact)
-    finally:
-        CURRENCY.reset(drawn_in)
+    with drawn_in(ws.currency()):
+        body = [
+            header(ws, heading, growth),
+            kpi_section(growth),
+            '<main class="grid">',
+            mrr_movements_section(growth),
+            customer_bridge_section(fact("customer_count")),
+            segments_section(fact("segment_summary")),
+            cohort_section(fact("cohort_retention")),
+            rfm_segments_section(fact("rfm")),
+            rfm_quadrants_section(fact("rfm")),
+            health_section(fact("health_scores")),
+            journey_section(fact("journey_funnel")),
+            at_risk_section(ws, "overdue"),
+            at_risk_section(ws, "declining-mrr"),
+            predicted_value_sections(ws, fact("clv_predictions")),
+            "</main>",
+            footer(),
+        ]
     return page(heading, "\n".join(body))
-
-
-def _sections(
-    ws: Workspace,
-    heading: str,
-    growth: pl.DataFrame | None,
-    fact: Callable[[str], pl.DataFrame | None],
-) -> list[str]:
-    from custlens.report.predicted_value import predicted_value_sections
-
-    return [
-        header(ws, heading, growth),
-        kpi_section(growth),
-        '<main class="grid">',
-        mrr_movements_section(growth),
-        customer_bridge_section(fact("customer_count")),
-        segments_section(fact("segment_summary")),
-        cohort_section(fact("cohort_retention")),
-        rfm_segments_section(fact("rfm")),
-        rfm_quadrants_section(fact("rfm")),
-        health_section(fact("health_scores")),
-        journey_section(fact("journey_funnel")),
-        at_risk_section(ws, "overdue"),
-        at_risk_section(ws, "declining-mrr"),
-        predicted_value_sections(ws, fact("clv_predictions")),
-        "</main>",
-        footer(),
-    ]
 
 
 def write_report(ws: Workspace, out: str | Path | None = None, *, role: Role | None = None) -> Path:

@@ -130,7 +130,7 @@ def _sparkline(values: Sequence[float | int | None]) -> str:
 
 
 _FORMATS: dict[Kind, Callable[[Any], str]] = {
-    "money": lambda v: w.cash(v),
+    "money": w.cash,
     "count": number,
     "rate": percent,
     "ratio": ratio,

@@ -5,6 +5,8 @@ page, the predicted-value cards) builds on them rather than on each other."""
 from __future__ import annotations
 
 import html as html_lib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -14,8 +16,8 @@ from custlens.currency import DEFAULT
 from custlens.format import currency_prefix, money, number, percent, whole_money
 
 CURRENCY: ContextVar[str] = ContextVar("report_currency", default=DEFAULT)
-"""The reporting currency of the page being drawn (set by ``build_report`` around
-it): every amount, axis and hover of the page is in it."""
+"""The reporting currency of the page being drawn (:func:`drawn_in`, around
+``build_report``): every amount, axis and hover of the page is in it."""
 
 
 def card(
@@ -114,6 +116,16 @@ def month_axis(months: int | None = None) -> dict[str, Any]:
     if months is not None:
         axis["dtick"] = "M1" if months <= 12 else "M3" if months <= 36 else "M12"
     return axis
+
+
+@contextmanager
+def drawn_in(code: str) -> Iterator[None]:
+    """Draw every amount inside the block in currency ``code`` (:data:`CURRENCY`)."""
+    token = CURRENCY.set(code)
+    try:
+        yield
+    finally:
+        CURRENCY.reset(token)
 
 
 def cash(value: float | None, whole: bool | None = None) -> str:
