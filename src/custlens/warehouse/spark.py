@@ -57,11 +57,7 @@ def open_warehouse(
     location = (root / "spark-warehouse").resolve()
     location.mkdir(parents=True, exist_ok=True)
     warehouse = SparkWarehouse(ibis.pyspark.connect(session), url, location)
-    # One Spark database per workspace, so two workspaces in one session
-    # (the test suite) never see each other's tables.
-    digest = hashlib.sha1(str(location).encode()).hexdigest()[:10]
-    warehouse._database = f"custlens_{digest}"
-    session.sql(f"CREATE DATABASE IF NOT EXISTS {warehouse._database}")
+    warehouse._database = _workspace_database(session, location)
     for child in sorted(location.iterdir()):
         if child.is_dir() and not child.name.startswith((STAGE_PREFIX, "_trash_", ".")):
             warehouse._register(child.name, child)
@@ -178,11 +174,17 @@ def _open_connect(url: str, root: Path) -> SparkConnectWarehouse:
     except Exception as exc:  # the first call that reaches the server
         raise WarehouseError(f"cannot reach Spark Connect at {url}: {first_line(exc)}") from None
     warehouse = SparkConnectWarehouse(_connect_backend().connect(session), url, None)
-    # One database per workspace folder, as in this process (tests share one server).
-    digest = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:10]
-    warehouse._database = f"custlens_{digest}"
-    session.sql(f"CREATE DATABASE IF NOT EXISTS {warehouse._database}")
+    warehouse._database = _workspace_database(session, root.resolve())
     return warehouse
+
+
+def _workspace_database(session: Any, folder: Path) -> str:
+    """The Spark database of the workspace at ``folder``, created if need be: one per
+    workspace, so two workspaces on one session or server (the test suite) never see
+    each other's tables."""
+    database = f"custlens_{hashlib.sha1(str(folder).encode()).hexdigest()[:10]}"
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+    return database
 
 
 CONNECT_PORT = 15002
@@ -231,8 +233,6 @@ def _version_id() -> str:
 class SparkConnectWarehouse(SparkWarehouse):
     """Spark through Spark Connect: versioned managed tables behind views (see the module)."""
 
-    kind = "pyspark"
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._staged: dict[str, str] = {}
@@ -254,13 +254,14 @@ class SparkConnectWarehouse(SparkWarehouse):
 
     def publish(self, names: Iterable[str]) -> None:
         self._forget()
+        names = list(names)
         for name in names:
             version = self._staged.pop(name)
             self.con.raw_sql(
                 f"CREATE OR REPLACE VIEW {self._database}.{name} AS "
                 f"SELECT * FROM {self._database}.{version}"
             )
-            self._drop_old_versions(name)
+        self._drop_old_versions(names)
 
     def discard(self, names: Iterable[str]) -> None:
         self._forget()
@@ -269,13 +270,19 @@ class SparkConnectWarehouse(SparkWarehouse):
             if version is not None:
                 self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{version}")
 
-    def _drop_old_versions(self, name: str) -> None:
-        """Drop the versions of ``name`` before the last :data:`KEPT_VERSIONS`."""
-        rows = self.con._session.sql(f"SHOW TABLES IN {self._database} LIKE '{name}__v*'").collect()
-        # Version ids begin with the time they were written: their order is the names'.
-        versions = sorted((r.tableName for r in rows if VERSION.search(r.tableName)), reverse=True)
-        for version in versions[KEPT_VERSIONS:]:
-            self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{version}")
+    def _drop_old_versions(self, names: list[str]) -> None:
+        """Drop each name's versions before its last :data:`KEPT_VERSIONS` (one listing
+        of the database for them all)."""
+        rows = self.con._session.sql(f"SHOW TABLES IN {self._database}").collect()
+        versions: dict[str, list[str]] = {name: [] for name in names}
+        for table in (r.tableName for r in rows):
+            found = VERSION.search(table)
+            if found and table[: found.start()] in versions:
+                versions[table[: found.start()]].append(table)
+        for kept in versions.values():
+            # Version ids begin with the time they were written: their order is the names'.
+            for version in sorted(kept, reverse=True)[KEPT_VERSIONS:]:
+                self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{version}")
 
     def _functions(self) -> Any:
         from pyspark.sql.connect import functions
