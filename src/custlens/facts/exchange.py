@@ -155,7 +155,6 @@ def _daily(rates: ir.Table, reporting: str, last_day: date) -> ir.Table:
     spread = valid.select(
         "fx_currency",
         "fx_rate",
-        "fx_until",
         # Ibis ranges over timestamps, not dates.
         fx_day=ibis.range(
             valid.fx_from.cast("timestamp"), valid.fx_until.cast("timestamp"), ibis.interval(days=1)
