@@ -479,7 +479,7 @@ class Workspace:
             NotFoundError: no such table; the message lists the ones there are.
         """
         stored = self._stored_name(name)
-        frame = self.warehouse.to_polars(self.warehouse.table(stored))
+        frame = self.warehouse.read(stored)
         sort = [c for c in ("month", "value_type_id", "customer_id") if c in frame.columns]
         return frame.sort(sort) if sort and name != RUNS_TABLE else frame
 

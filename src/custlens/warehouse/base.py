@@ -99,6 +99,14 @@ class Warehouse:
                     raise
         raise NotFoundError(f"no table {name!r} in the warehouse")
 
+    def read(self, name: str) -> pl.DataFrame:
+        """The whole live table ``name`` as a Polars frame.
+
+        Raises:
+            NotFoundError: there is no such table.
+        """
+        return self.to_polars(self.table(name))
+
     def _raw_table(self, name: str) -> ir.Table:
         if self._database:
             return self.con.table(name, database=self._database)
