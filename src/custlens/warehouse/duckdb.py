@@ -59,6 +59,7 @@ class DuckDBWarehouse(Warehouse):
     kind = "duckdb"
 
     def __init__(self, raw: Any, url: str, *, read_only: bool = False) -> None:
+        self._ibis: Any = None
         super().__init__(None, url, read_only=read_only)
         self.raw = raw
         """The DuckDB connection (``duckdb.DuckDBPyConnection``)."""
