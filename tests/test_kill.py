@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from custlens.pipeline import RUN_ID_COLUMN
+from custlens.runlog import RUN_ID_COLUMN
 from custlens.workspace import Workspace
 
 pytestmark = pytest.mark.slow

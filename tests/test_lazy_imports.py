@@ -22,31 +22,38 @@ HEAVY = ("pandas", "pyspark", "sklearn", "scipy", "plotly", "fastapi", "uvicorn"
 SCRIPT = """
 import json, sys
 from custlens.cli.main import main
-sys.argv = ["custlens", *sys.argv[1:]]
 code = 0
-try:
-    main()
-except SystemExit as exc:
-    code = exc.code or 0
+for args in json.loads(sys.argv[1]):
+    sys.argv = ["custlens", *args]
+    try:
+        main()
+    except SystemExit as exc:
+        code = code or exc.code or 0
 heavy = sorted(m for m in {heavy!r} if m in sys.modules)
 print("LOADED " + json.dumps([code, heavy]))
 """
 
 
-def loaded(*args: str) -> list[str]:
+def loaded(*args: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
     """The heavy libraries a fresh interpreter loaded to run ``custlens ARGS`` (which
     must succeed: a usage error would import nothing and prove nothing)."""
+    return loaded_by([list(args)], heavy=heavy)
+
+
+def loaded_by(commands: list[list[str]], heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    """What :func:`loaded` says of several commands run one after another in one
+    fresh interpreter (one start-up instead of one per command)."""
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT.format(heavy=HEAVY), *args],
+        [sys.executable, "-c", SCRIPT.format(heavy=heavy), json.dumps(commands)],
         capture_output=True,
         text=True,
         timeout=120,
     )
     line = [x for x in done.stdout.splitlines() if x.startswith("LOADED ")]
     assert line, done.stdout + done.stderr
-    code, heavy = json.loads(line[-1].removeprefix("LOADED "))
+    code, found = json.loads(line[-1].removeprefix("LOADED "))
     assert code == 0, done.stdout + done.stderr
-    return list(heavy)
+    return list(found)
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +80,22 @@ def test_a_query_imports_no_heavy_library(folder: Path) -> None:
         ws.run(only=["customer_mrr", "dim_customers"])
     asked = ["query", "-m", "subscriptions.mrr", "-d", "customers.segment", "--format", "json"]
     assert loaded("-w", str(folder), *asked) == []
+
+
+def test_commands_that_read_facts_import_no_query_compiler(tmp_path: Path) -> None:
+    # Exporting, listing and the catalog read stored tables and the model's YAML: they
+    # need neither Ibis (0.4 s to import) nor any of the heavy libraries.
+    folder = tmp_path / "ws"
+    with Workspace.init(folder) as ws:
+        ws.generate(customers=40, months=8, seed=3)
+        ws.run(only=["growth_summary", "segment_summary", "health_scores", "churn_risk"])
+    at = ["-w", str(folder)]
+    commands = [
+        [*at, "export", "growth_summary", "--out", str(tmp_path / "growth.csv")],
+        [*at, "segments"],
+        [*at, "at-risk", "--format", "csv"],
+        [*at, "list", "expansion"],
+        [*at, "catalog"],
+    ]
+    assert loaded_by(commands, heavy=(*HEAVY, "ibis")) == []
+    assert (tmp_path / "growth.csv").read_text().startswith("month,")

@@ -30,6 +30,7 @@ from custlens.config import Config
 from custlens.errors import CustlensError, ModelFitError, NotFoundError, PipelineError
 from custlens.facts import REGISTRY, Fact, FactContext, ordered
 from custlens.facts.exchange import in_reporting_currency
+from custlens.runlog import RUN_ID_COLUMN, RUNS_TABLE
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.timing import Step, stage_timed
 from custlens.version import __version__
@@ -38,9 +39,6 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from custlens.warehouse import Warehouse
-
-RUNS_TABLE = "_custlens_runs"
-RUN_ID_COLUMN = "_run_id"
 
 Progress = Callable[[str, str], None]
 """Called with (fact name, event) where event is "start", "done" or "skipped"."""

@@ -8,8 +8,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import ibis
-
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
@@ -60,6 +58,8 @@ def stage_timed(
     else:
         column, value = constant
         sql = warehouse.compile_with_constant(expr, column, value)
+        import ibis
+
         expr = expr.mutate(**{column: ibis.literal(value)})
     executed = time.perf_counter()
     step.compile_seconds = executed - compiled

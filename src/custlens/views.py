@@ -109,12 +109,12 @@ def segments(ws: Workspace | RoleView, by: str = "segment") -> pl.DataFrame:
     (industry, region, plan, acquisition_channel) is computed from the
     latest facts with the same definition.
     """
-    from custlens.facts.segment_summary import summarise_by
-
     if by == "segment":
         if "segment_summary" not in ws.tables():
             raise NotFoundError("no segment_summary table: load customers and run first")
         return ws.table("segment_summary").drop("_run_id", strict=False)
+    from custlens.facts.segment_summary import summarise_by
+
     context = ws.context()
     frame = context.materialise(summarise_by(context, by))
     return frame.sort(by)

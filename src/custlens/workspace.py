@@ -24,16 +24,17 @@ from custlens import currency
 from custlens.calendar import as_of_month, month_end
 from custlens.config import CONFIG_FILE, DEFAULT_CONFIG_TEXT, Config, load_config
 from custlens.errors import ConfigError, ContractError, CustlensError, NotFoundError
-from custlens.facts.registry import FactContext
 from custlens.format import round_money
-from custlens.pipeline import RUN_ID_COLUMN, RUNS_TABLE, Progress, RunResult
+from custlens.runlog import RUN_ID_COLUMN, RUNS_TABLE, latest
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.warehouse import Warehouse, connect
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from custlens.facts.registry import FactContext
     from custlens.handoff import Delivery, ListKind
+    from custlens.pipeline import Progress, RunResult
     from custlens.scoped import RoleView
     from custlens.semantic import Compiler, QueryResult, SemanticModel, rollup
     from custlens.semantic.access import Role
@@ -306,6 +307,7 @@ class Workspace:
             NotFoundError: nothing has been run yet.
         """
         from custlens.facts.exchange import in_reporting_currency
+        from custlens.facts.registry import FactContext
 
         as_of = self.run_as_of()
         tables = {name: self.warehouse.table(name) for name in self.tables()}
@@ -409,34 +411,8 @@ class Workspace:
         return recorded or self.config.reporting_currency or currency.DEFAULT
 
     def _latest(self) -> tuple[str | None, date | None, str | None]:
-        """Id, as-of date and recorded currency of the latest successful run, in one
-        query (a Spark job each: a query the server answers asks all three)."""
-        try:
-            runs = self.warehouse.table(RUNS_TABLE)
-        except NotFoundError:
-            return None, None, None
-        # Runs recorded before custlens kept the currency have no such column.
-        recorded = "currency" in runs.columns
-
-        def build() -> tuple[ir.Table, list[ir.Scalar]]:
-            import ibis
-
-            done = runs.filter(runs.status == "succeeded")
-            newest = done.started_at
-            # An arg-max, not ORDER BY … LIMIT 1: a third of the time on DuckDB (0.4 vs
-            # 0.9 ms), and this is asked before every query the server answers.
-            latest = done.aggregate(
-                run_id=done.run_id.argmax(newest),
-                as_of=done.as_of.argmax(newest),
-                currency=done.currency.argmax(newest) if recorded else ibis.null("string"),
-            )
-            return latest, []
-
-        # Prepared: compiled once per connection (until it writes), not per question.
-        latest = self.warehouse.run_prepared(("latest_run", recorded), build, [])
-        if not latest.height or latest["run_id"][0] is None:
-            return None, None, None
-        return latest["run_id"][0], latest["as_of"][0], latest["currency"][0]
+        """Id, as-of date and recorded currency of the latest successful run."""
+        return latest(self.warehouse)
 
     def last_run_as_of(self) -> date | None:
         """The as-of date of the latest successful run, or None before the first."""

@@ -13,11 +13,26 @@
 - :mod:`custlens.semantic.catalog` is the metrics catalog generated from the metric YAML.
 """
 
-from custlens.semantic.compile import Compiler
+from typing import TYPE_CHECKING, Any
+
 from custlens.semantic.loader import load_model
 from custlens.semantic.model import SemanticModel
 from custlens.semantic.plan import Column, QueryResult
 from custlens.semantic.query import Query, parse_query
+
+if TYPE_CHECKING:
+    from custlens.semantic.compile import Compiler
+
+
+def __getattr__(name: str) -> Any:
+    # The Compiler is imported when first asked for: it brings Ibis (0.4 s), which
+    # reading the model (the catalog, an export's money columns) does not need.
+    if name == "Compiler":
+        from custlens.semantic.compile import Compiler
+
+        return Compiler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Column",

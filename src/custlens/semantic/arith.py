@@ -13,7 +13,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import ibis
 import sqlglot
 from sqlglot import exp
 
@@ -70,6 +69,7 @@ def names_in(text: str) -> list[str]:
 
 def evaluate(text: str, value_of: Callable[[str], ir.NumericValue]) -> ir.NumericValue:
     """The expression as an Ibis value; ``value_of(name)`` gives each name's column."""
+    import ibis  # here: reading the model (names_in) needs no Ibis
 
     def walk(node: exp.Expression) -> ir.NumericValue:
         if isinstance(node, exp.Paren):

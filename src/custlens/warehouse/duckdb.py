@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from custlens.errors import WarehouseError
+from custlens.errors import NotFoundError, WarehouseError
 from custlens.warehouse.base import STAGE_PREFIX, Prepared, Warehouse, swap_statements
 
 if TYPE_CHECKING:
@@ -94,10 +94,16 @@ class DuckDBWarehouse(Warehouse):
         return sorted(n for (n,) in names if not n.startswith((STAGE_PREFIX, "ibis_")))
 
     def read(self, name: str) -> pl.DataFrame:
-        if name.startswith(STAGE_PREFIX) or name not in self.list_tables():
-            return super().read(name)  # its NotFoundError
+        import duckdb
+
+        if name.startswith(STAGE_PREFIX):
+            raise NotFoundError(f"no table {name!r} in the warehouse")
         quoted = '"' + name.replace('"', '""') + '"'
-        return pl.from_arrow(self.raw.sql(f"SELECT * FROM {quoted}").to_arrow_table())  # type: ignore[return-value]
+        try:
+            arrow = self.raw.sql(f"SELECT * FROM {quoted}").to_arrow_table()
+        except duckdb.CatalogException:
+            raise NotFoundError(f"no table {name!r} in the warehouse") from None
+        return pl.from_arrow(arrow)  # type: ignore[return-value]
 
     def interrupt(self) -> None:
         self.raw.interrupt()

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import ibis
 import polars as pl
 
 from custlens.errors import WarehouseError, first_line
@@ -56,6 +55,8 @@ def open_warehouse(
     session = spark_session(master, driver_memory)
     location = (root / "spark-warehouse").resolve()
     location.mkdir(parents=True, exist_ok=True)
+    import ibis
+
     warehouse = SparkWarehouse(ibis.pyspark.connect(session), url, location)
     warehouse._database = _workspace_database(session, location)
     for child in sorted(location.iterdir()):
@@ -83,6 +84,8 @@ class SparkWarehouse(Warehouse):
         return frame.with_columns(pl.col(pl.Datetime("ns")).cast(pl.Datetime("us")))
 
     def stage(self, name: str, obj: Any, *, sql: str | None = None) -> ir.Table:
+        import ibis
+
         self._forget()
         staged = STAGE_PREFIX + name
         path = self._path(staged)
@@ -210,6 +213,7 @@ def _connect_backend() -> Any:
     """Ibis's pyspark backend, caching tables as a Spark Connect session can: Ibis asks
     the DataFrame whether it is cached right after ``cache()``, which a Connect
     DataFrame cannot tell without a round trip and answers False."""
+    import ibis
     from ibis.backends.pyspark import Backend
 
     ibis.pyspark  # noqa: B018 - loading the backend registers its options (ibis.options.pyspark)
@@ -242,6 +246,8 @@ class SparkConnectWarehouse(SparkWarehouse):
         return [n for n in super().list_tables() if not VERSION.search(n)]
 
     def stage(self, name: str, obj: Any, *, sql: str | None = None) -> ir.Table:
+        import ibis
+
         self._forget()
         version = f"{name}__v{_version_id()}"
         if isinstance(obj, ibis.Table):
