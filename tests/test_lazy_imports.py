@@ -83,8 +83,9 @@ def test_a_query_imports_no_heavy_library(folder: Path) -> None:
 
 
 def test_commands_that_read_facts_import_no_query_compiler(tmp_path: Path) -> None:
-    # Exporting, listing and the catalog read stored tables and the model's YAML: they
-    # need neither Ibis (0.4 s to import) nor any of the heavy libraries.
+    # Exporting, listing, a profile and the catalog read stored tables (a profile one
+    # customer's rows, bound as parameters) and the model's YAML: they need neither
+    # Ibis (0.4 s to import) nor any of the heavy libraries.
     folder = tmp_path / "ws"
     with Workspace.init(folder) as ws:
         ws.generate(customers=40, months=8, seed=3)
@@ -96,6 +97,7 @@ def test_commands_that_read_facts_import_no_query_compiler(tmp_path: Path) -> No
         [*at, "at-risk", "--format", "csv"],
         [*at, "list", "expansion"],
         [*at, "catalog"],
+        [*at, "profile", "C000001"],
     ]
     assert loaded_by(commands, heavy=(*HEAVY, "ibis")) == []
     assert (tmp_path / "growth.csv").read_text().startswith("month,")

@@ -34,6 +34,21 @@ def test_write_tables_replaces_all_or_nothing(make_workspace):
     assert not [n for n in wh.con.list_tables() if n.startswith("_stage_")]
 
 
+def test_rows_where_reads_the_rows_of_the_given_values_and_nothing_else(make_workspace):
+    wh = make_workspace().warehouse
+    ids = ["C1", "O'Brien", "C2' OR '1'='1", "a\\b"]
+    wh.write_tables({"t": pl.DataFrame({"customer_id": [*ids, "C2"], "n": [1, 2, 3, 4, 5]})})
+    # A quote in a value is the value (never SQL), a repeated value reads its rows once.
+    got = wh.rows_where("t", "customer_id", [*ids, "C1"])
+    assert sorted(got["n"].to_list()) == [1, 2, 3, 4]
+    assert wh.rows_where("t", "customer_id", ["C2' OR '1'='1"])["n"].to_list() == [3]
+    assert wh.rows_where("t", "customer_id", ["nobody"]).height == 0
+    assert wh.rows_where("t", "customer_id", []).columns == ["customer_id", "n"]
+    with pytest.raises(NotFoundError, match="no table 'nope'"):
+        wh.rows_where("nope", "customer_id", ["C1"])
+    assert wh.list_tables() == ["t"]
+
+
 def test_missing_table_is_not_found(make_workspace):
     with pytest.raises(NotFoundError, match="no table 'nope'"):
         make_workspace().warehouse.table("nope")

@@ -46,14 +46,11 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import ibis
 import polars as pl
 
 from custlens.errors import NotFoundError
 
 if TYPE_CHECKING:
-    import ibis.expr.types as ir
-
     from custlens.warehouse import Warehouse
 
 PII_FIELDS: dict[str, tuple[str, ...]] = {
@@ -165,56 +162,30 @@ def profile(
 
 
 class _Reader:
-    """Filtered reads of one customer's rows from the workspace's tables.
-
-    Each read is a prepared query (:meth:`Warehouse.run_prepared`): its shape (table,
-    column, number of ids) is compiled once per warehouse connection and the ids are
-    bound as parameters. Several ids are read as a ``UNION ALL`` of one equality per id,
-    which DuckDB answers from the matching row groups (an ``IN`` list scans them all).
-    """
+    """Reads of one customer's rows from the workspace's tables
+    (:meth:`Warehouse.rows_where`: its ids bound as parameters, never a scan of
+    every customer's rows into Python)."""
 
     def __init__(self, warehouse: Warehouse, as_of: date) -> None:
         self.warehouse = warehouse
         self.present = set(warehouse.list_tables())
         self.as_of = as_of
 
-    def _matching(self, name: str, column: str, count: int) -> tuple[ir.Table, list[ir.Scalar]]:
-        """The rows of ``name`` whose ``column`` equals one of ``count`` parameters."""
-        t = self.warehouse.table(name)
-        params = [ibis.param("string") for _ in range(count)]
-        parts = [t.filter(t[column] == p) for p in params]
-        return (parts[0] if count == 1 else ibis.union(*parts, distinct=False)), params
-
     def rows(self, name: str, ids: list[str], column: str = "customer_id") -> pl.DataFrame:
-        ids = list(dict.fromkeys(ids))  # a union of equalities: each id once
         if name not in self.present or not ids:
             return pl.DataFrame()
-        frame = self.warehouse.run_prepared(
-            ("profile.rows", name, column, len(ids)),
-            lambda: self._matching(name, column, len(ids)),
-            ids,
-        )
-        return frame.drop("_run_id", strict=False)
+        return self.warehouse.rows_where(name, column, ids).drop("_run_id", strict=False)
 
     def one(self, name: str, column: str, ids: list[str]) -> dict[str, Any] | None:
         frame = self.rows(name, ids, column)
         return frame.row(0, named=True) if frame.height else None
 
     def latest(self, name: str, column: str, ids: list[str]) -> datetime | None:
-        ids = list(dict.fromkeys(ids))
-        if name not in self.present or not ids:
+        """The latest ``column`` of the customer's rows on or before the as-of date."""
+        rows = self.rows(name, ids)
+        if not rows.height:
             return None
-        as_of = self.as_of
-
-        def build() -> tuple[ir.Table, list[ir.Scalar]]:
-            rows, params = self._matching(name, "customer_id", len(ids))
-            rows = rows.filter(rows[column].date() <= as_of)
-            return rows.aggregate(latest=rows[column].max()), params
-
-        frame = self.warehouse.run_prepared(
-            ("profile.latest", name, column, len(ids), as_of), build, ids
-        )
-        value = frame["latest"][0] if frame.height else None
+        value = rows.filter(pl.col(column).cast(pl.Date) <= self.as_of)[column].max()
         return None if value is None else _to_datetime(value)
 
     def identity(self, customer_id: str) -> tuple[str, list[dict[str, str | None]]]:
@@ -224,23 +195,11 @@ class _Reader:
             if record is None:
                 raise NotFoundError(f"no customer {customer_id!r}")
             return customer_id, [{"id": customer_id, "system": record.get("source_system")}]
-
-        def build() -> tuple[ir.Table, list[ir.Scalar]]:
-            # One query: every record of the customer(s) the id is a record of.
-            t = self.warehouse.table("customer_identity")
-            param = ibis.param("string")
-            hit = t.filter(t.source_customer_id == param).select("customer_id")
-            records = t.filter(t.customer_id.isin(hit.customer_id))
-            return records.select(
-                "customer_id", "source_customer_id", "source_system", "is_primary"
-            ), [param]
-
-        records = self.warehouse.run_prepared(("profile.identity",), build, [customer_id])
-        hit = records.filter(pl.col("source_customer_id") == customer_id)
+        hit = self.rows("customer_identity", [customer_id], "source_customer_id")
         if not hit.height:
             raise NotFoundError(f"no customer {customer_id!r}")
         resolved = hit["customer_id"][0]
-        records = records.filter(pl.col("customer_id") == resolved).sort(
+        records = self.rows("customer_identity", [resolved]).sort(
             ["is_primary", "source_customer_id"], descending=[True, False]
         )
         return resolved, [

@@ -211,6 +211,32 @@ class Warehouse:
             return self.to_polars(prepared.expr, dict(zip(prepared.params, values, strict=True)))
         return self._run_bound(prepared, values)
 
+    def rows_where(self, name: str, column: str, values: Sequence[str]) -> pl.DataFrame:
+        """The rows of the live table ``name`` whose ``column`` equals one of ``values``
+        (each value once; none gives no rows).
+
+        For reading one customer's rows from a large table (a profile): a prepared query
+        per (table, column, number of values), the values bound as parameters. Several
+        values are read as a ``UNION ALL`` of one equality each, which DuckDB answers
+        from the matching row groups (an ``IN`` list scans them all).
+
+        Raises:
+            NotFoundError: there is no such table.
+        """
+        values = list(dict.fromkeys(values))
+
+        def build() -> tuple[ir.Table, list[ir.Scalar]]:
+            import ibis
+
+            t = self.table(name)
+            params = [ibis.param("string") for _ in values]
+            parts = [t.filter(t[column] == p) for p in params]
+            return (parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)), params
+
+        if not values:
+            return self.to_polars(self.table(name).limit(0))
+        return self.run_prepared(("rows_where", name, column, len(values)), build, values)
+
     def _prepare(self, expr: ir.Table, params: tuple[ir.Scalar, ...]) -> Prepared:
         """The query to keep; with ``sql`` when the engine binds the parameters itself."""
         return Prepared(expr, params, None)

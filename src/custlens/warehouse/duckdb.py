@@ -98,15 +98,31 @@ class DuckDBWarehouse(Warehouse):
 
         if name.startswith(STAGE_PREFIX):
             raise NotFoundError(f"no table {name!r} in the warehouse")
-        quoted = '"' + name.replace('"', '""') + '"'
         try:
-            arrow = self.raw.sql(f"SELECT * FROM {quoted}").to_arrow_table()
+            arrow = self.raw.sql(f"SELECT * FROM {_quoted_name(name)}").to_arrow_table()
         except duckdb.CatalogException:
             raise NotFoundError(f"no table {name!r} in the warehouse") from None
         return pl.from_arrow(arrow)  # type: ignore[return-value]
 
     def interrupt(self) -> None:
         self.raw.interrupt()
+
+    def rows_where(self, name: str, column: str, values: Sequence[str]) -> pl.DataFrame:
+        # The same UNION ALL of equalities in DuckDB's own SQL, so a profile needs no
+        # query compiler. The values are quoted string literals, not bound parameters:
+        # binding any Python value makes DuckDB's client import pandas (0.3 s).
+        import duckdb
+
+        values = list(dict.fromkeys(values))
+        if name.startswith(STAGE_PREFIX):
+            raise NotFoundError(f"no table {name!r} in the warehouse")
+        rows = f"SELECT * FROM {_quoted_name(name)} WHERE {_quoted_name(column)} = "
+        sql = " UNION ALL ".join(rows + _string_literal(v) for v in values) or f"{rows}NULL"
+        try:
+            arrow = self.raw.sql(sql).to_arrow_table()
+        except duckdb.CatalogException:
+            raise NotFoundError(f"no table {name!r} in the warehouse") from None
+        return pl.from_arrow(arrow)  # type: ignore[return-value]
 
     def scalar(self, expr: ir.Scalar) -> Any:
         # Through the Arrow path of to_polars: Ibis's own scalar execution imports
@@ -246,6 +262,19 @@ def _arrow_types() -> Any:
             return super().convert_column(column, dtype)
 
     return DuckDBArrowData
+
+
+def _quoted_name(name: str) -> str:
+    """A table or column name as a quoted DuckDB identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _string_literal(value: str) -> str:
+    """``value`` as a DuckDB string literal: in standard SQL strings only the quote is
+    special (doubled); a NUL cannot be stored, so it is refused rather than cut."""
+    if "\x00" in value:
+        raise ValueError(f"a NUL character cannot be compared in DuckDB: {value!r}")
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _duckdb_path(url: str, root: Path) -> str:
