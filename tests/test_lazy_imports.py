@@ -80,6 +80,8 @@ def test_a_query_imports_no_heavy_library(folder: Path) -> None:
         ws.run(only=["customer_mrr", "dim_customers"])
     asked = ["query", "-m", "subscriptions.mrr", "-d", "customers.segment", "--format", "json"]
     assert loaded("-w", str(folder), *asked) == []
+    # Asked again after the same run, the answer kept on disk is read back: no Ibis.
+    assert loaded("-w", str(folder), *asked, heavy=(*HEAVY, "ibis")) == []
 
 
 def test_commands_that_read_facts_import_no_query_compiler(tmp_path: Path) -> None:

@@ -192,3 +192,68 @@ def test_the_shared_result_cache_does_not_answer_for_another_model(tmp_path: Pat
             answer = other.run_query(spec)
     assert not answer.cached
     assert answer.data == [{"sales.total": 490.0}]
+
+
+def test_the_next_command_reads_the_answer_kept_on_disk_until_the_next_run(
+    demo: Callable[[Path], Workspace], tmp_path: Path
+) -> None:
+    # Each command is a process: an answer is kept on disk for the next one that asks.
+    swapped = {**MRR_BY_SEGMENT, "metrics": MRR_BY_SEGMENT["metrics"][::-1]}
+    payments = {"metrics": ["transactions.revenue"], "time_dimensions": [MONTHLY_PAYMENTS]}
+    with demo(tmp_path) as ws:
+        ws.keep_answers = True
+        first = ws.run_query(MRR_BY_SEGMENT)
+        ws.run_query(payments)
+    assert not first.cached
+    with Workspace(tmp_path, keep_answers=True) as other:
+        again = other.run_query(swapped)
+        assert again.cached and not again.planned
+        assert [c.name for c in again.columns][2:] == swapped["metrics"]
+        assert again.frame.select(first.frame.columns).equals(first.frame)
+        assert [{k: r[k] for k in first.data[0]} for r in again.data] == first.data
+        assert (again.sql, again.as_of, again.currency) == (first.sql, first.as_of, first.currency)
+        # A source can change with a load, without a run: never kept.
+        assert not other.run_query(payments).cached
+        # Another role is another answer.
+        assert not other.run_query(MRR_BY_SEGMENT, role=Role("analyst")).cached
+        other.run(as_of=date(2024, 3, 1))
+    with Workspace(tmp_path, keep_answers=True) as later:
+        after = later.run_query(MRR_BY_SEGMENT)
+    assert not after.cached
+    assert max(r["subscriptions.month.month"] for r in after.data) == date(2024, 3, 1)
+    # Only the latest run's answers are kept.
+    kept = tmp_path / ".custlens" / "answers"
+    assert [p.name for p in kept.iterdir()] == [later.latest_run()[0]]
+
+
+def test_a_kept_answer_is_not_the_answer_of_an_edited_model_or_config(tmp_path: Path) -> None:
+    from tests.semantic.data import MODEL, fill, write_workspace
+
+    folder = write_workspace(tmp_path / "ws", "duckdb")
+    spec = {"metrics": ["sales.total"]}
+    with fill(Workspace(folder, keep_answers=True)) as ws:
+        assert ws.run_query(spec).data == [{"sales.total": 245.0}]
+    with Workspace(folder, keep_answers=True) as ws:
+        assert ws.run_query(spec).cached
+    doubled = MODEL.replace(
+        "{name: total, type: sum, sql: amount, format: currency}",
+        "{name: total, type: sum, sql: amount * 2, format: currency}",
+    )
+    assert doubled != MODEL
+    (folder / "semantic" / "test.yml").write_text(doubled)
+    with Workspace(folder, keep_answers=True) as ws:
+        answer = ws.run_query(spec)
+    assert not answer.cached
+    assert answer.data == [{"sales.total": 490.0}]
+    # The config too (roles, row limits and currency live there).
+    config = folder / "custlens.yml"
+    config.write_text(config.read_text() + "\n# edited\n")
+    with Workspace(folder, keep_answers=True) as ws:
+        assert not ws.run_query(spec).cached
+        # A file cut short is a miss, and goes.
+        kept = max(
+            (folder / ".custlens" / "answers").glob("*/*.answer"), key=lambda p: p.stat().st_mtime
+        )
+        kept.write_bytes(kept.read_bytes()[:40])
+        assert not ws.run_query(spec).cached
+        assert ws.run_query(spec).cached

@@ -38,11 +38,13 @@ if TYPE_CHECKING:
     from custlens.scoped import RoleView
     from custlens.semantic import Compiler, QueryResult, SemanticModel, rollup
     from custlens.semantic.access import Role
-    from custlens.semantic.cache import ResultCache
+    from custlens.semantic.cache import ResultCache, StoredAnswers
     from custlens.views import AtRiskBy
     from custlens.warehouse import ServingCopies
 
 SEMANTIC_DIR = "semantic"
+ANSWERS_DIR = ".custlens/answers"
+"""Query answers of the latest run, kept between commands (custlens.semantic.cache)."""
 COMPILED_SQL_FILE = ".custlens/compiled-sql.json"
 """The SQL of the last run's facts and rollups, for the next run (custlens.warehouse.compiled)."""
 
@@ -56,6 +58,7 @@ class Workspace:
         *,
         serving: bool = False,
         results: ResultCache | None = None,
+        keep_answers: bool = False,
     ) -> None:
         """Open the workspace at ``path``.
 
@@ -64,6 +67,8 @@ class Workspace:
                 latest serving copy, so runs go on beside it).
             results: answers to share with other workspaces on the same folder (a
                 server's threads); None keeps no answers.
+            keep_answers: keep query answers on disk until the next run, for the next
+                process that asks the same (the command line: each command is a process).
         """
         self.path = Path(path).resolve()
         self.serving = serving
@@ -72,6 +77,7 @@ class Workspace:
         self._model: SemanticModel | None = None
         self._compiler: Compiler | None = None
         self.results = results
+        self.keep_answers = keep_answers
 
     @classmethod
     def init(cls, path: str | Path, *, warehouse: str | None = None) -> Workspace:
@@ -367,20 +373,42 @@ class Workspace:
 
     def run_query(self, spec: Any, *, role: Role | None = None) -> QueryResult:
         """Answer a query given as its JSON mapping (what the HTTP API receives)."""
+        run_id, as_of, recorded = self._latest()
+        as_of_date = self._as_of_date(as_of)
+        money = self._currency_of(recorded)
+        max_rows = self.config.server.max_rows
+        stored: tuple[StoredAnswers, str] | None = None
+        if self.keep_answers and run_id is not None:
+            from custlens.semantic.cache import StoredAnswers, workspace_digest
+            from custlens.semantic.plan import reordered
+            from custlens.semantic.query import canonical, parse_query
+
+            parsed = parse_query(spec)
+            answers = StoredAnswers(self.path / ANSWERS_DIR)
+            digest = workspace_digest(self.path / SEMANTIC_DIR, self.path / CONFIG_FILE)
+            key = answers.key(
+                canonical(parsed).model_dump_json(), role, as_of_date, max_rows, money, digest
+            )
+            hit = answers.get(run_id, key)
+            if hit is not None:
+                return reordered(hit, parsed.metrics, cached=True)
+            stored = answers, key
         from custlens.semantic import Compiler
 
         if self._compiler is None:
             self._compiler = Compiler(self.semantic_model, self.warehouse)
-        run_id, as_of, recorded = self._latest()
-        return self._compiler.run(
+        result = self._compiler.run(
             spec,
-            as_of=self._as_of_date(as_of),
+            as_of=as_of_date,
             role=role,
-            max_rows=self.config.server.max_rows,
+            max_rows=max_rows,
             run_id=run_id,
             results=self.results,
-            currency=self._currency_of(recorded),
+            currency=money,
         )
+        if stored is not None and run_id is not None:
+            stored[0].put(run_id, stored[1], result)
+        return result
 
     def visible_customers(self, role: Role) -> ir.Table:
         """The resolved ids (column ``customer_id``) of the customers ``role`` may see:

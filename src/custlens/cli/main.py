@@ -197,7 +197,8 @@ def _main(
 def _open() -> Any:
     from custlens.workspace import Workspace
 
-    return Workspace(state.workspace)
+    # Each command is a process: query answers are kept on disk for the next one.
+    return Workspace(state.workspace, keep_answers=True)
 
 
 def _role(ws: Any) -> Any:

@@ -57,6 +57,7 @@ from custlens.semantic.plan import Dim, Leaf, Plan, QueryResult, col_name, reord
 from custlens.semantic.planner import Planner
 from custlens.semantic.query import (
     Query,
+    canonical,
     parse_query,
 )
 
@@ -119,10 +120,8 @@ class Compiler:
         answer already.
         """
         parsed = parse_query(query)
-        # Metrics in one order: [a, b] and [b, a] share a plan (and a cached answer);
-        # the columns come back in the order asked.
-        canonical = parsed.model_copy(update={"metrics": tuple(sorted(parsed.metrics))})
-        key = (canonical.model_dump_json(), repr(role), as_of, max_rows)
+        one_order = canonical(parsed)
+        key = (one_order.model_dump_json(), repr(role), as_of, max_rows)
         if results is not None and run_id is not None:
             # Before the rollup check: a kept answer read facts of this run (or rollups
             # of them), which neither a load nor a rollup rebuild changes.
@@ -143,7 +142,7 @@ class Compiler:
             self._plans.move_to_end(key)
             plan, expr, sql = cached
         else:
-            planner = Planner(self, canonical, as_of, role)
+            planner = Planner(self, one_order, as_of, role)
             planner.positions = {m: i for i, m in enumerate(parsed.metrics)}
             plan = planner.build()
             limit = min(plan.query.limit or max_rows, max_rows)
@@ -187,6 +186,7 @@ class Compiler:
             rollups=list(plan.rollups),
             metric_of=plan.metric_of,
             planned=cached is None,
+            reads_sources=plan.reads_sources,
         )
         if results is not None and run_id is not None and not plan.reads_sources:
             results.put((*key, run_id, self.model_key), result)

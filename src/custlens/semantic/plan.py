@@ -58,6 +58,9 @@ class QueryResult:
     query, role, as-of date and row limit since the latest run) or the answer was cached."""
     metric_of: dict[str, str] = field(default_factory=dict, repr=False)
     """metric column → the metric it shows (value, previous, delta, percent change)."""
+    reads_sources: bool = False
+    """Read a loaded source (not only facts): a load may change it without a run, so
+    it is never kept between questions."""
 
     def to_polars(self) -> pl.DataFrame:
         return self.frame

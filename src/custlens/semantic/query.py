@@ -250,6 +250,12 @@ def _joined(ours: Any, cubes: Any, field: str) -> list[Any]:
     return [*(ours or []), *cubes]
 
 
+def canonical(query: Query) -> Query:
+    """The query with its metrics in one order: [a, b] and [b, a] share a plan and an
+    answer (the columns come back in the order asked, see ``plan.reordered``)."""
+    return query.model_copy(update={"metrics": tuple(sorted(query.metrics))})
+
+
 def parse_query(data: Any) -> Query:
     """Validate a query given as a mapping (JSON) or a :class:`Query`.
 

@@ -99,10 +99,9 @@ class DuckDBWarehouse(Warehouse):
         if name.startswith(STAGE_PREFIX):
             raise NotFoundError(f"no table {name!r} in the warehouse")
         try:
-            arrow = self.raw.sql(f"SELECT * FROM {_quoted_name(name)}").to_arrow_table()
+            return _frame(self.raw.sql(f"SELECT * FROM {_quoted_name(name)}"))
         except duckdb.CatalogException:
             raise NotFoundError(f"no table {name!r} in the warehouse") from None
-        return pl.from_arrow(arrow)  # type: ignore[return-value]
 
     def interrupt(self) -> None:
         self.raw.interrupt()
@@ -119,10 +118,9 @@ class DuckDBWarehouse(Warehouse):
         rows = f"SELECT * FROM {_quoted_name(name)} WHERE {_quoted_name(column)} = "
         sql = " UNION ALL ".join(rows + _string_literal(v) for v in values) or f"{rows}NULL"
         try:
-            arrow = self.raw.sql(sql).to_arrow_table()
+            return _frame(self.raw.sql(sql))
         except duckdb.CatalogException:
             raise NotFoundError(f"no table {name!r} in the warehouse") from None
-        return pl.from_arrow(arrow)  # type: ignore[return-value]
 
     def scalar(self, expr: ir.Scalar) -> Any:
         # Through the Arrow path of to_polars: Ibis's own scalar execution imports
@@ -262,6 +260,12 @@ def _arrow_types() -> Any:
             return super().convert_column(column, dtype)
 
     return DuckDBArrowData
+
+
+def _frame(relation: Any) -> pl.DataFrame:
+    """A DuckDB relation's rows as a Polars frame, through the Arrow C stream
+    interface: the same frame as through PyArrow, without importing it (0.13 s)."""
+    return pl.DataFrame(relation)
 
 
 def _quoted_name(name: str) -> str:
