@@ -49,6 +49,30 @@ def test_rows_where_reads_the_rows_of_the_given_values_and_nothing_else(make_wor
     assert wh.list_tables() == ["t"]
 
 
+def test_an_in_memory_table_reaches_duckdb_as_it_is(tmp_path):
+    # Through Parquet into a temporary table (no pandas): the same values and types,
+    # a column of nulls included, and nothing among the warehouse's tables.
+    wh = connect("duckdb:///w.duckdb", tmp_path)
+    rows = pl.DataFrame(
+        {
+            "day": [date(2024, 2, 29), None],
+            "at": [datetime(2024, 1, 1, 9, 30), None],
+            "amount": [1.5, -2.0],
+            "n": [1, None],
+            "name": ["O'Brien", None],
+            "tags": [["a", "b"], []],
+        }
+    )
+    assert wh.to_polars(ibis.memtable(rows)).equals(rows)
+    nulls = pl.DataFrame({"x": [1, 2], "nothing": [None, None]})
+    assert wh.to_polars(ibis.memtable(nulls))["x"].to_list() == [1, 2]
+    wh.stage("t", rows)
+    wh.publish(["t"])
+    assert wh.read("t").equals(rows)
+    assert wh.list_tables() == ["t"]
+    wh.close()
+
+
 def test_missing_table_is_not_found(make_workspace):
     with pytest.raises(NotFoundError, match="no table 'nope'"):
         make_workspace().warehouse.table("nope")

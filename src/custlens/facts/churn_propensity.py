@@ -74,4 +74,4 @@ def build(ctx: FactContext) -> ir.Table:
     ).with_columns(
         model=pl.lit(settings.model, pl.String), trained_through=pl.lit(dates[-1], pl.Date)
     )
-    return ibis.memtable(out.to_arrow())
+    return ibis.memtable(out)

@@ -64,4 +64,4 @@ def build(ctx: FactContext) -> ir.Table:
     # the fitted range) is unknown: null on every engine, where NaN would pass through
     # one engine's Arrow reader and become null in another's.
     frame = frame.with_columns(pl.col(pl.Float64).fill_nan(None))
-    return ibis.memtable(frame.to_arrow())
+    return ibis.memtable(frame)

@@ -25,4 +25,4 @@ def build(ctx: FactContext) -> ir.Table:
     from custlens.semantic.catalog import catalog_frame
     from custlens.semantic.loader import load_model
 
-    return ibis.memtable(catalog_frame(load_model()).to_arrow())
+    return ibis.memtable(catalog_frame(load_model()))

@@ -72,9 +72,7 @@ class DuckDBWarehouse(Warehouse):
     def con(self) -> Any:
         """The Ibis backend over :attr:`raw`, made on first use."""
         if self._ibis is None:
-            import ibis
-
-            self._ibis = ibis.duckdb.from_connection(self.raw)
+            self._ibis = _backend().from_connection(self.raw)
         return self._ibis
 
     @con.setter
@@ -181,10 +179,13 @@ class DuckDBWarehouse(Warehouse):
     def stage(self, name: str, obj: Any, *, sql: str | None = None) -> ir.Table:
         self._forget()
         staged = STAGE_PREFIX + name
-        if sql is not None and not isinstance(obj, pl.DataFrame):
-            self._create(staged, obj, sql)
-        else:  # DuckDB reads a Polars frame as it is
-            self.con.create_table(staged, obj, overwrite=True)
+        if sql is None:
+            import ibis
+
+            # A frame becomes an in-memory table (see _backend), an expression stays one.
+            obj = obj if isinstance(obj, ibis.Table) else ibis.memtable(obj)
+            sql = str(self.con.compile(obj))
+        self._create(staged, obj, sql)
         return self._raw_table(staged)
 
     def _create(self, staged: str, expr: ir.Table, sql: str) -> None:
@@ -231,6 +232,54 @@ class DuckDBWarehouse(Warehouse):
             copies = ServingCopies(self.file)
             if copies.wanted():
                 copies.write(raw)
+
+
+@functools.cache
+def _backend() -> Any:
+    """Ibis's DuckDB backend, handing in-memory tables (a model's predictions, a query's
+    spine of periods) to DuckDB as Parquet.
+
+    Ibis registers an in-memory table as a PyArrow dataset, and DuckDB's client imports
+    pandas to read any Python object: 0.3 s of every run and of every query with a
+    spine. Written by Polars to a file and read back by DuckDB, the table arrives
+    without either. It is a temporary table of the connection, which lives as long as
+    the connection, as Ibis's registered tables do (Ibis releases them only at exit).
+    """
+    import tempfile
+
+    import sqlglot as sg
+    import sqlglot.expressions as sge
+    from ibis.backends.duckdb import Backend
+
+    class ParquetMemtables(Backend):  # type: ignore[misc]
+        def _register_in_memory_table(self, op: Any) -> None:
+            schema = op.schema
+            frame = op.data.to_polars(schema)
+            if schema.null_fields or not isinstance(frame, pl.DataFrame):
+                super()._register_in_memory_table(op)  # a column of nulls: Ibis's way
+                return
+            table = sg.table(op.name, quoted=True).sql("duckdb")
+            create = sge.Create(
+                kind="TABLE",
+                this=sge.Schema(
+                    this=sg.table(op.name, quoted=True),
+                    expressions=schema.to_sqlglot_column_defs("duckdb"),
+                ),
+                properties=sge.Properties(expressions=[sge.TemporaryProperty()]),
+                replace=True,
+            )
+            with tempfile.TemporaryDirectory(prefix="custlens-") as folder:
+                path = Path(folder) / "memtable.parquet"
+                frame.write_parquet(path)
+                self.con.execute(create.sql("duckdb"))
+                self.con.execute(
+                    f"INSERT INTO {table} SELECT * FROM read_parquet('{_quoted(path)}')"
+                )
+
+        def _make_memtable_finalizer(self, name: str) -> Any:
+            return None  # Ibis would drop it at exit, from a cursor that cannot see it
+
+    return ParquetMemtables
 
 
 def _typed(expr: ir.Table, arrow: Any) -> pl.DataFrame:
