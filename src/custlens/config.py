@@ -424,7 +424,8 @@ DEFAULT_CONFIG_TEXT = """\
 # custlens workspace configuration. Every key is optional; a misspelt key is an error.
 
 # Where facts live. DuckDB file in this folder by default; also postgres://user@host/db
-# or pyspark (local[*]) / pyspark://spark-master:7077.
+# or pyspark (local[*]), spark://spark-master:7077 (a standalone cluster) or
+# sc://host:15002 (Spark Connect).
 warehouse: duckdb:///custlens.duckdb
 
 # Compute facts to the end of this month (YYYY-MM). Default: the last month with

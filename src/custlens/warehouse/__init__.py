@@ -10,11 +10,12 @@ from the URL's scheme; each engine is one module behind the protocol of
   serving copies of the file while a run writes it.
 - :mod:`~custlens.warehouse.postgres` — ``postgres://user@host:port/db``:
   atomic swaps in a Postgres transaction.
-- :mod:`~custlens.warehouse.spark` — ``pyspark`` (local[*]) or
-  ``pyspark://host:7077``: each table is a folder of Parquet under the
-  workspace's ``spark-warehouse/``, registered as an external table of a
-  per-workspace database; a swap renames folders, so a reader sees the old or
-  the new table, never half of one.
+- :mod:`~custlens.warehouse.spark` — ``pyspark`` (local[*]) or ``spark://host:7077``
+  (a standalone master): each table is a folder of Parquet under the workspace's
+  ``spark-warehouse/``, registered as an external table of a per-workspace
+  database; a swap renames folders, so a reader sees the old or the new table,
+  never half of one. ``sc://host:15002`` (Spark Connect): each version of a table
+  is a table of the server's catalog, published by replacing a view.
 
 Writes go to a staging table first (:meth:`Warehouse.stage`) and replace the
 live tables only in :meth:`Warehouse.publish`; a failure in between leaves
@@ -45,6 +46,7 @@ SCHEMES = {
     "postgres": "postgres",
     "postgresql": "postgres",
     "pyspark": "spark",
+    "spark": "spark",
     "sc": "spark",
 }
 """URL scheme → the engine module that opens it."""
@@ -62,7 +64,8 @@ def connect(
 
     Args:
         url: ``duckdb:///file.duckdb``, ``duckdb://`` (in memory),
-            ``postgres://…``/``postgresql://…``, ``pyspark`` or ``pyspark://master:port``.
+            ``postgres://…``/``postgresql://…``, ``pyspark``, ``spark://master:port`` or
+            ``sc://host:port``.
         root: the workspace folder; relative DuckDB paths and the Spark
             table folder are taken from it.
         memory_limit: a size such as ``4GB``: DuckDB's ``memory_limit``, local

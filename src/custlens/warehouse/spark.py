@@ -1,5 +1,5 @@
-"""Apache Spark, in this process (``pyspark``, ``pyspark://master:port``) or through
-Spark Connect (``sc://host:port``).
+"""Apache Spark, driven from this process (``pyspark`` for local[*], ``spark://host:port``
+for a standalone master) or through Spark Connect (``sc://host:port``).
 
 In this process, each table is a folder of Parquet under the workspace's
 ``spark-warehouse/``, registered as an external table of a per-workspace database.
@@ -43,8 +43,16 @@ def open_warehouse(
     threads: int | None = None,
     **_: Any,
 ) -> SparkWarehouse:
-    """Open ``pyspark`` (a local session, ``local[threads or *]``) or
-    ``pyspark://host:port`` (a standalone master)."""
+    """Open ``pyspark`` (a local session, ``local[threads or *]``), ``spark://host:port``
+    (a standalone master; ``pyspark://host:port`` says the same) or ``sc://host:port``
+    (Spark Connect).
+
+    A standalone cluster's executors write the workspace's tables where the driver
+    names them (``spark-warehouse/`` in the workspace), so that folder must be one
+    path for all of them: a machine of its own, or a shared file system.
+    """
+    import sys
+
     from custlens.config import memory_mb
 
     if url.lower().startswith("sc://"):
@@ -52,7 +60,11 @@ def open_warehouse(
     driver_memory = f"{memory_mb(memory_limit)}m" if memory_limit is not None else None
     parsed = urlparse(url)
     master = f"spark://{parsed.netloc}" if parsed.netloc else f"local[{threads or '*'}]"
-    session = spark_session(master, driver_memory)
+    if parsed.netloc:
+        _check_reachable(url, MASTER_PORT, "the Spark master")
+    # Executors that start Python (a Python UDF) run this interpreter, as the driver.
+    conf = {"spark.pyspark.python": sys.executable} if parsed.netloc else None
+    session = spark_session(master, driver_memory, conf)
     location = (root / "spark-warehouse").resolve()
     location.mkdir(parents=True, exist_ok=True)
     import ibis
@@ -192,20 +204,25 @@ def _workspace_database(session: Any, folder: Path) -> str:
 
 CONNECT_PORT = 15002
 """Spark Connect's port when the URL names none."""
+MASTER_PORT = 7077
+"""A standalone master's port when the URL names none."""
 REACH_SECONDS = 10.0
 
 
-def _check_reachable(url: str) -> None:
+def _check_reachable(
+    url: str, default_port: int = CONNECT_PORT, what: str = "Spark Connect"
+) -> None:
     """Refuse at once a server that does not listen: the Connect client retries a
-    refused connection with backoff for minutes before it gives up."""
+    refused connection with backoff for minutes before it gives up, a standalone
+    master's client for a minute."""
     parsed = urlparse(url.split(";", 1)[0])
-    host, port = parsed.hostname or "localhost", parsed.port or CONNECT_PORT
+    host, port = parsed.hostname or "localhost", parsed.port or default_port
     try:
         socket.create_connection((host, port), timeout=REACH_SECONDS).close()
     except OSError as exc:
         raise WarehouseError(
-            f"cannot reach Spark Connect at {url}: {exc.strerror or exc} "
-            f"(is its server listening on {host}:{port}?)"
+            f"cannot reach {what} at {url}: {exc.strerror or exc} "
+            f"(is it listening on {host}:{port}?)"
         ) from None
 
 
