@@ -298,6 +298,32 @@ class Role(_Strict):
     )
 
 
+class Spark(_Strict):
+    """Where a Spark warehouse keeps the workspace's tables."""
+
+    database: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="The Spark database of the workspace's tables. Default: "
+        "custlens_<10 hex digits of the workspace's folder>, one per workspace.",
+    )
+    warehouse_dir: str | None = Field(
+        default=None,
+        description="Where the tables' files go. Spark Connect: a Hadoop URI (file:///…, "
+        "s3a://…, abfss://…) given as the database's LOCATION when custlens creates it; "
+        "default the cluster's spark.sql.warehouse.dir. pyspark and spark://: a folder "
+        "(file:///… or a path) every machine of the cluster reaches; default the "
+        "workspace's spark-warehouse/.",
+    )
+    old_versions_grace_minutes: float = Field(
+        default=10.0,
+        ge=0,
+        description="Spark Connect: how long a replaced version of a table is kept after "
+        "its successor was written, for readers still on it; older ones are dropped at "
+        "the next publish.",
+    )
+
+
 class Config(_Strict):
     """Settings of one workspace."""
 
@@ -348,6 +374,7 @@ class Config(_Strict):
     )
     analytics: Analytics = Field(default_factory=Analytics)
     server: Server = Field(default_factory=Server)
+    spark: Spark = Field(default_factory=Spark)
     roles: dict[str, Role] = Field(default_factory=dict)
     api_keys: dict[str, str] = Field(
         default_factory=dict,
@@ -427,6 +454,11 @@ DEFAULT_CONFIG_TEXT = """\
 # or pyspark (local[*]), spark://spark-master:7077 (a standalone cluster) or
 # sc://host:15002 (Spark Connect).
 warehouse: duckdb:///custlens.duckdb
+# On Spark, where the tables go (each optional):
+# spark:
+#   database: custlens_acme                  # default: one per workspace folder
+#   warehouse_dir: s3a://bucket/custlens     # sc://: a Hadoop URI; else a shared folder
+#   old_versions_grace_minutes: 10           # sc://: replaced versions kept this long
 
 # Compute facts to the end of this month (YYYY-MM). Default: the last month with
 # MRR or a transaction, never later than today.

@@ -104,6 +104,7 @@ class Workspace:
                 memory_limit=self.config.memory_limit,
                 threads=self.config.threads,
                 serving=self.serving,
+                spark=self.config.spark,
             )
         return self._warehouse
 

@@ -91,25 +91,66 @@ def test_queries_answer_as_on_duckdb(runs: dict[str, dict]) -> None:
                 assert cv == (pytest.approx(dv, rel=1e-9) if isinstance(dv, float) else dv), query
 
 
-def test_a_second_run_publishes_over_the_first_and_keeps_two_versions(
+def _versions(ws: Workspace, name: str) -> list[str]:
+    rows = ws.warehouse.con._session.sql(
+        f"SHOW TABLES IN {ws.warehouse._database} LIKE '{name}__v*'"
+    ).collect()
+    return sorted(r.tableName for r in rows)
+
+
+def test_a_run_publishes_over_the_last_and_drops_versions_after_the_grace_period(
     runs: dict[str, dict],
 ) -> None:
-    with Workspace(runs["connect"]["folder"]) as ws:
+    folder = runs["connect"]["folder"]
+    with Workspace(folder) as ws:
         first = ws.table("growth_summary")
         ws.run(as_of=AS_OF, only=["growth_summary"])
         ws.run(as_of=AS_OF, only=["growth_summary"])
         again = ws.table("growth_summary")
         listed = ws.tables()
-        versions = [
-            r.tableName
-            for r in ws.warehouse.con._session.sql(
-                f"SHOW TABLES IN {ws.warehouse._database} LIKE 'growth_summary__v*'"
-            ).collect()
-        ]
+        young = _versions(ws, "growth_summary")
     assert again.drop("_run_id").equals(first.drop("_run_id"))
     assert again["_run_id"][0] != first["_run_id"][0]
     assert not [n for n in listed if "__v" in n]  # versions are not tables of the workspace
-    assert len(versions) == 2
+    # Replaced minutes ago at most: within the default grace period (10 minutes), kept.
+    assert len(young) == 3
+    config = folder / "custlens.yml"
+    config.write_text(config.read_text() + "\nspark:\n  old_versions_grace_minutes: 0\n")
+    with Workspace(folder) as ws:
+        ws.run(as_of=AS_OF, only=["growth_summary"])
+        left = _versions(ws, "growth_summary")
+        assert ws.table("growth_summary").drop("_run_id").equals(first.drop("_run_id"))
+    assert len(left) == 1 and left[0] not in young
+
+
+def test_the_database_and_the_folder_of_the_tables_are_the_users(url: str, tmp_path: Path) -> None:
+    files = tmp_path / "facts-here"
+    with Workspace.init(tmp_path / "ws", warehouse=url) as ws:
+        pass
+    config = tmp_path / "ws" / "custlens.yml"
+    config.write_text(
+        config.read_text()
+        + f"\nspark:\n  database: custlens_named_test\n  warehouse_dir: file://{files}\n"
+    )
+    frame = pl.DataFrame({"customer_id": ["C1"], "name": ["Ada"]})
+    with Workspace(tmp_path / "ws") as ws:
+        ws.load({"customers": frame})
+        assert ws.warehouse._database == "custlens_named_test"
+        tables = ws.warehouse.con._session.sql("SHOW TABLES IN custlens_named_test").collect()
+        assert "src_customers" in {r.tableName for r in tables}
+        assert ws.table("customers").select("customer_id", "name").equals(frame)
+    assert [p.name for p in files.iterdir() if p.name.startswith("src_customers__v")]
+
+
+def test_a_local_warehouse_folder_must_be_one_this_process_reaches(tmp_path: Path) -> None:
+    with Workspace.init(tmp_path / "ws", warehouse="pyspark") as ws:
+        pass
+    config = tmp_path / "ws" / "custlens.yml"
+    config.write_text(config.read_text() + "\nspark:\n  warehouse_dir: s3a://bucket/facts\n")
+    with Workspace(tmp_path / "ws") as ws, pytest.raises(WarehouseError) as refused:
+        ws.tables()
+    assert "spark.warehouse_dir 's3a://bucket/facts'" in str(refused.value)
+    assert "sc://" in str(refused.value)
 
 
 def test_an_unreachable_server_is_one_line_naming_the_url(tmp_path: Path) -> None:

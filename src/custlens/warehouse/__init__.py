@@ -26,11 +26,15 @@ library or asks which engine it has.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from custlens.errors import WarehouseError
 from custlens.warehouse.base import STAGE_PREFIX, Warehouse
 from custlens.warehouse.duckdb import ServingCopies, serving_copies
 from custlens.warehouse.spark import spark_session
+
+if TYPE_CHECKING:
+    from custlens.config import Spark
 
 __all__ = [
     "STAGE_PREFIX",
@@ -59,6 +63,7 @@ def connect(
     memory_limit: str | None = None,
     threads: int | None = None,
     serving: bool = False,
+    spark: Spark | None = None,
 ) -> Warehouse:
     """Open the warehouse named by ``url``.
 
@@ -75,6 +80,7 @@ def connect(
             its latest serving copy (:class:`ServingCopies`), read-only, so that a
             run can write the file meanwhile. Other engines serve from the live
             tables.
+        spark: where a Spark warehouse keeps the tables (``spark:`` of custlens.yml).
 
     Raises:
         WarehouseError: an unknown scheme, a missing extra, or the engine refused.
@@ -87,12 +93,13 @@ def connect(
     if engine is None:
         raise WarehouseError(
             f"unknown warehouse URL {url!r}; expected duckdb:///file.duckdb, "
-            "postgres://user@host/db or pyspark"
+            "postgres://user@host/db, pyspark, spark://master:7077 or sc://host:15002"
         )
     try:
         module = importlib.import_module(f"custlens.warehouse.{engine}")
+        where = {"settings": spark} if engine == "spark" and spark is not None else {}
         return module.open_warehouse(  # type: ignore[no-any-return]
-            url, root, memory_limit=memory_limit, threads=threads, serving=serving
+            url, root, memory_limit=memory_limit, threads=threads, serving=serving, **where
         )
     except ImportError as exc:
         extra = "postgres" if engine == "postgres" else "spark"

@@ -16,6 +16,7 @@ and older ones are dropped.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import shutil
 import socket
@@ -34,6 +35,8 @@ from custlens.warehouse.base import STAGE_PREFIX, Warehouse, to_arrow
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
+    from custlens.config import Spark
+
 
 def open_warehouse(
     url: str,
@@ -41,6 +44,7 @@ def open_warehouse(
     *,
     memory_limit: str | None = None,
     threads: int | None = None,
+    settings: Spark | None = None,
     **_: Any,
 ) -> SparkWarehouse:
     """Open ``pyspark`` (a local session, ``local[threads or *]``), ``spark://host:port``
@@ -53,10 +57,11 @@ def open_warehouse(
     """
     import sys
 
-    from custlens.config import memory_mb
+    from custlens.config import Spark, memory_mb
 
+    settings = settings or Spark()
     if url.lower().startswith("sc://"):
-        return _open_connect(url, root)
+        return _open_connect(url, root, settings)
     driver_memory = f"{memory_mb(memory_limit)}m" if memory_limit is not None else None
     parsed = urlparse(url)
     master = f"spark://{parsed.netloc}" if parsed.netloc else f"local[{threads or '*'}]"
@@ -64,13 +69,13 @@ def open_warehouse(
         _check_reachable(url, MASTER_PORT, "the Spark master")
     # Executors that start Python (a Python UDF) run this interpreter, as the driver.
     conf = {"spark.pyspark.python": sys.executable} if parsed.netloc else None
+    location = _folder(settings.warehouse_dir, root)
     session = spark_session(master, driver_memory, conf)
-    location = (root / "spark-warehouse").resolve()
     location.mkdir(parents=True, exist_ok=True)
     import ibis
 
     warehouse = SparkWarehouse(ibis.pyspark.connect(session), url, location)
-    warehouse._database = _workspace_database(session, location)
+    warehouse._database = _workspace_database(session, location, settings.database)
     for child in sorted(location.iterdir()):
         if child.is_dir() and not child.name.startswith((STAGE_PREFIX, "_trash_", ".")):
             warehouse._register(child.name, child)
@@ -170,12 +175,25 @@ class SparkWarehouse(Warehouse):
 
 VERSION = re.compile(r"__v[0-9a-f]{12}$")
 """The suffix of a table's versions on Spark Connect (``growth_summary__v1a2b…``)."""
-KEPT_VERSIONS = 2
-"""Versions of a table kept on Spark Connect: the live one and the one before, which a
-reader that resolved the view just before a publish may still be reading."""
 
 
-def _open_connect(url: str, root: Path) -> SparkConnectWarehouse:
+def _folder(warehouse_dir: str | None, root: Path) -> Path:
+    """The folder of a local or standalone workspace's tables: ``warehouse_dir`` (a path
+    or ``file://`` URI), else the workspace's ``spark-warehouse/``."""
+    if warehouse_dir is None:
+        return (root / "spark-warehouse").resolve()
+    parsed = urlparse(warehouse_dir)
+    if parsed.scheme not in ("", "file"):
+        raise WarehouseError(
+            f"spark.warehouse_dir {warehouse_dir!r}: pyspark and spark:// write the tables' "
+            "folders from this process, so they need a folder it reaches (a path or "
+            "file:///…); a Hadoop URI is for Spark Connect (sc://)"
+        )
+    folder = Path(parsed.path if parsed.scheme else warehouse_dir)
+    return (folder if folder.is_absolute() else root / folder).resolve()
+
+
+def _open_connect(url: str, root: Path, settings: Spark) -> SparkConnectWarehouse:
     """A Spark Connect session to ``url`` (``sc://host:port``, with Spark's own
     ``;token=…;use_ssl=true`` parameters) and the workspace's database on it."""
     from pyspark.sql.connect.session import SparkSession as ConnectSession
@@ -189,16 +207,23 @@ def _open_connect(url: str, root: Path) -> SparkConnectWarehouse:
     except Exception as exc:  # the first call that reaches the server
         raise WarehouseError(f"cannot reach Spark Connect at {url}: {first_line(exc)}") from None
     warehouse = SparkConnectWarehouse(_connect_backend().connect(session), url, None)
-    warehouse._database = _workspace_database(session, root.resolve())
+    warehouse.grace_seconds = settings.old_versions_grace_minutes * 60
+    location = settings.warehouse_dir
+    warehouse._database = _workspace_database(session, root.resolve(), settings.database, location)
     return warehouse
 
 
-def _workspace_database(session: Any, folder: Path) -> str:
-    """The Spark database of the workspace at ``folder``, created if need be: one per
-    workspace, so two workspaces on one session or server (the test suite) never see
-    each other's tables."""
-    database = f"custlens_{hashlib.sha1(str(folder).encode()).hexdigest()[:10]}"
-    session.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
+def _workspace_database(
+    session: Any, folder: Path, name: str | None = None, location: str | None = None
+) -> str:
+    """The Spark database of the workspace at ``folder`` — ``name``, else one of its own,
+    so two workspaces on one session or server (the test suite) never see each other's
+    tables — created if need be, its tables' files under ``location`` when given."""
+    database = name or f"custlens_{hashlib.sha1(str(folder).encode()).hexdigest()[:10]}"
+    where = ""
+    if location is not None:
+        where = " LOCATION '" + location.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    session.sql(f"CREATE DATABASE IF NOT EXISTS {database}{where}")
     return database
 
 
@@ -245,6 +270,11 @@ def _connect_backend() -> Any:
     return ConnectBackend()
 
 
+def _written_ms(version: str) -> int:
+    """When the version (``name__v<id>``) was written, in milliseconds since 1970."""
+    return int(VERSION.search(version).group()[3:14], 16)  # type: ignore[union-attr]
+
+
 def _version_id() -> str:
     """Twelve hex digits that sort in the order they were made: milliseconds since 1970
     (eleven digits until the year 2527), then one random digit."""
@@ -258,6 +288,8 @@ class SparkConnectWarehouse(SparkWarehouse):
         super().__init__(*args, **kwargs)
         self._staged: dict[str, str] = {}
         """Live name → the version staged for it and not yet published."""
+        self.grace_seconds = 600.0
+        """How long a replaced version is kept after its successor was written."""
 
     def list_tables(self) -> list[str]:
         return [n for n in super().list_tables() if not VERSION.search(n)]
@@ -294,18 +326,23 @@ class SparkConnectWarehouse(SparkWarehouse):
                 self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{version}")
 
     def _drop_old_versions(self, names: list[str]) -> None:
-        """Drop each name's versions before its last :data:`KEPT_VERSIONS` (one listing
-        of the database for them all)."""
+        """Drop each name's replaced versions whose successor was written more than
+        :attr:`grace_seconds` ago (one listing of the database for them all): a reader
+        that resolved the view to a version just before it was replaced has that long
+        to finish reading it."""
         rows = self.con._session.sql(f"SHOW TABLES IN {self._database}").collect()
         versions: dict[str, list[str]] = {name: [] for name in names}
         for table in (r.tableName for r in rows):
             found = VERSION.search(table)
             if found and table[: found.start()] in versions:
                 versions[table[: found.start()]].append(table)
+        now_ms = time.time_ns() // 1_000_000
         for kept in versions.values():
             # Version ids begin with the time they were written: their order is the names'.
-            for version in sorted(kept, reverse=True)[KEPT_VERSIONS:]:
-                self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{version}")
+            ordered = sorted(kept)
+            for version, successor in itertools.pairwise(ordered):
+                if now_ms - _written_ms(successor) > self.grace_seconds * 1000:
+                    self.con.raw_sql(f"DROP TABLE IF EXISTS {self._database}.{version}")
 
     def _functions(self) -> Any:
         from pyspark.sql.connect import functions
