@@ -172,3 +172,71 @@ def test_polars_frames_round_trip(url: str, tmp_path: Path) -> None:
     with Workspace.init(tmp_path / "ws", warehouse=url) as ws:
         ws.load({"customers": frame})
         assert ws.table("customers").select("customer_id", "name").equals(frame)
+
+
+READER = """
+import json, sys, time
+from pathlib import Path
+from custlens.workspace import Workspace
+
+folder = Path(sys.argv[1])
+reads, run_ids, heights, mixed, errors = 0, set(), set(), 0, []
+with Workspace(folder) as ws:
+    ws.table("growth_summary")
+    print("READY", flush=True)
+    while not (folder / "stop").exists():
+        try:
+            ids = ws.table("growth_summary")["_run_id"]
+        except Exception as exc:
+            errors.append(str(exc)[:300])
+            continue
+        reads += 1
+        run_ids.update(ids.unique().to_list())
+        heights.add(ids.len())
+        mixed += ids.n_unique() != 1
+print("RESULT " + json.dumps(
+    {"reads": reads, "run_ids": sorted(run_ids), "heights": sorted(heights),
+     "mixed": mixed, "errors": errors}
+))
+"""
+
+
+def test_a_reader_in_another_process_sees_the_old_facts_or_the_new_never_a_mix(
+    url: str, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    folder = tmp_path / "ws"
+    with Workspace.init(folder, warehouse=url) as ws:
+        ws.load(generate(customers=30, months=6, seed=4))
+        ws.run(as_of=date(2023, 6, 1), only=["growth_summary"])
+        months = ws.table("growth_summary").height
+        written = {ws.table("growth_summary")["_run_id"][0]}
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READER, str(folder)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[2],
+        )
+        try:
+            assert reader.stdout is not None
+            assert reader.stdout.readline().strip() == "READY", reader.stderr
+            for _ in range(2):
+                ws.run(as_of=date(2023, 6, 1), only=["growth_summary"])
+                written.add(ws.table("growth_summary")["_run_id"][0])
+        finally:
+            (folder / "stop").touch()
+            out, err = reader.communicate(timeout=120)
+    line = [x for x in out.splitlines() if x.startswith("RESULT ")]
+    assert line, out + err
+    seen = json.loads(line[-1].removeprefix("RESULT "))
+    assert seen["errors"] == []
+    assert seen["mixed"] == 0
+    assert seen["reads"] > 0
+    # It read across the publishes (two runs' facts or more), only ever facts of a run.
+    assert len(seen["run_ids"]) >= 2
+    assert set(seen["run_ids"]) <= written
+    assert seen["heights"] == [months]  # every read whole (the runs write the same months)
