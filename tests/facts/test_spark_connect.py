@@ -240,3 +240,46 @@ def test_a_reader_in_another_process_sees_the_old_facts_or_the_new_never_a_mix(
     assert len(seen["run_ids"]) >= 2
     assert set(seen["run_ids"]) <= written
     assert seen["heights"] == [months]  # every read whole (the runs write the same months)
+
+
+RUNNER = """
+import sys
+from datetime import date
+from custlens.workspace import Workspace
+
+with Workspace(sys.argv[1]) as ws:
+    ws.run(as_of=date(2023, 8, 1), progress=lambda name, event: print(event, name, flush=True))
+"""
+
+
+def test_a_run_that_loses_its_connection_halfway_leaves_the_facts_before_it(
+    runs: dict[str, dict],
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    folder = runs["connect"]["folder"]
+    with Workspace(folder) as ws:
+        before = {name: ws.table(name) for name in runs["connect"]["facts"]}
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert runner.stdout is not None
+    done = 0
+    for line in runner.stdout:  # halfway: some facts staged, none published
+        done += line.startswith("done ")
+        if done == 5:
+            break
+    os.kill(runner.pid, signal.SIGKILL)  # the client and its connection, gone
+    runner.wait(timeout=60)
+    assert done == 5, runner.stderr.read() if runner.stderr else ""
+    with Workspace(folder) as ws:
+        assert set(before) <= set(ws.tables())
+        for name, frame in before.items():
+            assert ws.table(name).equals(frame), name
