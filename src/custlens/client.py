@@ -140,6 +140,19 @@ class Client:
 
         return self._call("GET", f"/v1/customers/{quote(customer_id, safe='')}")  # type: ignore[no-any-return]
 
+    def dimension_values(
+        self, member: str, *, contains: str | None = None, limit: int | None = None
+    ) -> list[Any]:
+        """GET /v1/dimensions/{member}/values: the dimension's distinct values in order,
+        as this key's role sees them (for a filter picker); ``contains`` narrows them."""
+        from urllib.parse import quote, urlencode
+
+        params = {k: v for k, v in (("contains", contains), ("limit", limit)) if v is not None}
+        route = f"/v1/dimensions/{quote(member, safe='')}/values"
+        if params:
+            route += "?" + urlencode(params)
+        return self._call("GET", route)["values"]  # type: ignore[no-any-return]
+
     def _call(self, method: str, route: str, payload: Any = None) -> Any:
         headers = {"Accept": "application/json"}
         data = None

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -327,3 +328,53 @@ def test_predicted_value_by_segment_through_the_clv_cube(tmp_path: Path) -> None
         {"customers.region": "NA", "clv.predicted_value": 30.0, "clv.likely_alive": 1,
          "clv.avg_p_alive": pytest.approx(0.8)},
     ]  # fmt: skip
+
+
+def _raw(url: str, route: str, accept: str, body: dict | None = None) -> tuple[bytes, Any]:
+    """The raw answer of a route: its bytes and its headers (case-insensitive)."""
+    import json
+    import urllib.request
+
+    headers = {"X-API-Key": "key-admin", "Accept": accept, "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + route, data, headers)
+    with urllib.request.urlopen(request) as response:
+        return response.read(), response.headers
+
+
+def test_a_query_answers_csv_or_arrow_when_asked(url: str) -> None:
+    import io
+
+    query = {"metrics": ["transactions.revenue"], "dimensions": ["customers.region"]}
+    expected = pl.DataFrame(
+        {"customers.region": ["APAC", "EMEA", "NA"], "transactions.revenue": [10.0, 120.0, 200.0]}
+    )
+    text, headers = _raw(url, "v1/query", "text/csv", query)
+    assert headers["Content-Type"].startswith("text/csv")
+    assert headers["X-Custlens-As-Of"] == "2024-06-30"
+    assert headers["X-Custlens-Currency"] == "USD"
+    assert pl.read_csv(io.BytesIO(text)).sort("customers.region").equals(expected)
+    stream, headers = _raw(url, "v1/query", "application/vnd.apache.arrow.stream", query)
+    assert headers["Content-Type"] == "application/vnd.apache.arrow.stream"
+    frame = pl.read_ipc_stream(io.BytesIO(stream)).sort("customers.region")
+    assert frame.equals(expected)  # typed: the revenue a float, not text
+    # Anything else is JSON, as before.
+    _, headers = _raw(url, "v1/query", "*/*", query)
+    assert headers["Content-Type"] == "application/json"
+
+
+def test_a_dimensions_values_as_the_role_sees_them(url: str) -> None:
+    admin, emea = Client(url, api_key="key-admin"), Client(url, api_key="key-emea")
+    assert admin.dimension_values("customers.region") == ["APAC", "EMEA", "NA"]
+    assert emea.dimension_values("customers.region") == ["EMEA"]  # its row filter
+    assert admin.dimension_values("customers.region", contains="N") == ["NA"]
+    assert admin.dimension_values("customers.region", limit=2) == ["APAC", "EMEA"]
+    body, _ = _raw(url, "v1/dimensions/customers.region/values?limit=2", "application/json")
+    assert b'"truncated":true' in body
+    # Values in order would tell an unprivileged role the hidden PII: refused.
+    with pytest.raises(AccessError, match="may not order by PII"):
+        emea.dimension_values("customers.email")
+    # At most server.max_rows (3 here) values; C4's missing email would come last.
+    assert admin.dimension_values("customers.email") == ["a@x.com", "b@y.com", "c@z.com"]
+    with pytest.raises(QueryError, match="nope"):
+        admin.dimension_values("customers.nope")

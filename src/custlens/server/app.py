@@ -352,16 +352,33 @@ def create_app(workspace_path: str | Path) -> FastAPI:
                         "examples": QUERY_EXAMPLES,
                     }
                 },
-            }
+            },
+            "responses": {
+                "200": {
+                    "description": "The answer: JSON, or its rows as CSV or an Arrow IPC "
+                    "stream when the Accept header asks for one.",
+                    "content": {
+                        "application/json": {},
+                        "text/csv": {},
+                        "application/vnd.apache.arrow.stream": {},
+                    },
+                }
+            },
         },
     )
     async def query(request: Request) -> Response:
         """Answer a semantic-layer query: rows keyed by member, column types and formats,
         the SQL that ran, the rollups it read and whether it came from the result cache.
         A query in Cube's /load shape (``measures``, ``timeDimensions``) is answered in
-        Cube's shape (``query``, ``data``, ``annotation``)."""
+        Cube's shape (``query``, ``data``, ``annotation``).
+
+        With ``Accept: text/csv`` the rows come as CSV, with ``Accept:
+        application/vnd.apache.arrow.stream`` as an Arrow IPC stream (columns typed);
+        the as-of month, currency and truncation then travel in ``X-Custlens-*``
+        headers."""
         role = role_of(request)  # before the body: no key, no parsing
-        return await answer_query(role, await json_body(request))
+        accept = request.headers.get("accept", "")
+        return await answer_query(role, await json_body(request), accept=accept)
 
     @app.post("/cubejs-api/v1/load", dependencies=KEYED, include_in_schema=False)
     async def cube_load(request: Request) -> Response:
@@ -378,7 +395,9 @@ def create_app(workspace_path: str | Path) -> FastAPI:
         except ValueError as exc:
             raise QueryError(f"the body is not valid JSON: {exc}") from None
 
-    async def answer_query(role: Role, spec: Any, cube_shape: bool = False) -> Response:
+    async def answer_query(
+        role: Role, spec: Any, cube_shape: bool = False, accept: str = ""
+    ) -> Response:
         cube_shape = cube_shape or (
             isinstance(spec, dict) and ("measures" in spec or "timeDimensions" in spec)
         )
@@ -387,6 +406,8 @@ def create_app(workspace_path: str | Path) -> FastAPI:
         def answer() -> Response:
             ws = holder["ws"] = workspaces.get()
             result = ws.run_query(spec, role=role)
+            if not cube_shape and (as_data := rows_as_data(result, accept)) is not None:
+                return as_data
             body = (
                 cube_answer(spec, result)
                 if cube_shape
@@ -415,6 +436,30 @@ def create_app(workspace_path: str | Path) -> FastAPI:
                 f"the query ran longer than {timeout:g} s (server.query_timeout_seconds)"
             ) from None
 
+    @app.get("/v1/dimensions/{member}/values", dependencies=KEYED)
+    def dimension_values(
+        member: str, request: Request, contains: str | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """The distinct values of a dimension in order, as the caller's role sees them (its
+        row filter applied, PII hashed unless privileged), for a filter picker:
+        ``contains`` keeps the values holding that text; at most ``limit`` (and
+        ``server.max_rows``), ``truncated`` when there are more."""
+        role = role_of(request)
+        most = min(limit or config.server.max_rows, config.server.max_rows)
+        if most < 1:
+            raise QueryError(f"limit: {limit} is not a number of values (1 or more)")
+        spec: dict[str, Any] = {"dimensions": [member], "order_by": [member], "limit": most + 1}
+        if contains:
+            spec["filters"] = [{"member": member, "operator": "contains", "value": contains}]
+        result = workspaces.get().run_query(spec, role=role)
+        values = [row[member] for row in result.data]
+        return {
+            "member": member,
+            "values": json.loads(json_bytes(values[:most])),
+            "truncated": result.truncated or len(values) > most,
+            "as_of": result.as_of.isoformat(),
+        }
+
     @app.get("/v1/customers/{customer_id}", dependencies=KEYED)
     def customer(customer_id: str, request: Request) -> dict[str, Any]:
         """The Customer 360 profile of any source-system id, as the caller's role sees it:
@@ -435,6 +480,31 @@ def create_app(workspace_path: str | Path) -> FastAPI:
         return {"metrics": catalog_rows}
 
     return app
+
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+
+
+def rows_as_data(result: Any, accept: str) -> Response | None:
+    """The answer's rows as CSV or an Arrow IPC stream when ``accept`` asks for one
+    (None: JSON). What JSON carries beside the rows goes in ``X-Custlens-*`` headers."""
+    import io
+
+    wanted = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+    headers = {
+        "X-Custlens-As-Of": result.as_of.isoformat(),
+        "X-Custlens-Currency": result.currency,
+        "X-Custlens-Truncated": str(result.truncated).lower(),
+        "X-Custlens-Cached": str(result.cached).lower(),
+    }
+    if "text/csv" in wanted:
+        text = result.frame.write_csv()
+        return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+    if ARROW_STREAM in wanted:
+        sink = io.BytesIO()
+        result.frame.write_ipc_stream(sink)
+        return Response(sink.getvalue(), media_type=ARROW_STREAM, headers=headers)
+    return None
 
 
 def openapi_schema(app: FastAPI) -> dict[str, Any]:
