@@ -36,11 +36,11 @@ def test_write_tables_replaces_all_or_nothing(make_workspace):
 
 def test_rows_where_reads_the_rows_of_the_given_values_and_nothing_else(make_workspace):
     wh = make_workspace().warehouse
-    ids = ["C1", "O'Brien", "C2' OR '1'='1", "a\\b"]
-    wh.write_tables({"t": pl.DataFrame({"customer_id": [*ids, "C2"], "n": [1, 2, 3, 4, 5]})})
+    ids = ["C1", "O'Brien", "C2' OR '1'='1", "a\\b", "nul\x00byte"]
+    wh.write_tables({"t": pl.DataFrame({"customer_id": [*ids, "C2"], "n": [1, 2, 3, 4, 5, 6]})})
     # A quote in a value is the value (never SQL), a repeated value reads its rows once.
     got = wh.rows_where("t", "customer_id", [*ids, "C1"])
-    assert sorted(got["n"].to_list()) == [1, 2, 3, 4]
+    assert sorted(got["n"].to_list()) == [1, 2, 3, 4, 5]
     assert wh.rows_where("t", "customer_id", ["C2' OR '1'='1"])["n"].to_list() == [3]
     assert wh.rows_where("t", "customer_id", ["nobody"]).height == 0
     assert wh.rows_where("t", "customer_id", []).columns == ["customer_id", "n"]

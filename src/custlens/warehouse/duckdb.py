@@ -323,11 +323,10 @@ def _quoted_name(name: str) -> str:
 
 
 def _string_literal(value: str) -> str:
-    """``value`` as a DuckDB string literal: in standard SQL strings only the quote is
-    special (doubled); a NUL cannot be stored, so it is refused rather than cut."""
-    if "\x00" in value:
-        raise ValueError(f"a NUL character cannot be compared in DuckDB: {value!r}")
-    return "'" + value.replace("'", "''") + "'"
+    """``value`` as a DuckDB string expression: in standard SQL strings only the quote
+    is special (doubled); a NUL, which a literal cannot hold, is spliced in as chr(0)."""
+    quoted = "'" + value.replace("'", "''") + "'"
+    return quoted.replace("\x00", "' || chr(0) || '")
 
 
 def _duckdb_path(url: str, root: Path) -> str:
