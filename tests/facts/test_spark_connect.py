@@ -5,6 +5,11 @@ the first (versioned tables behind views)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -61,11 +66,15 @@ def runs(url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
 
 
 def test_every_fact_equals_duckdbs(runs: dict[str, dict]) -> None:
-    duck, connect = runs["duckdb"]["facts"], runs["connect"]["facts"]
-    assert sorted(connect) == sorted(duck)
+    assert_facts_agree(runs["duckdb"]["facts"], runs["connect"]["facts"])
+
+
+def assert_facts_agree(duck: dict[str, pl.DataFrame], other: dict[str, pl.DataFrame]) -> None:
+    """Every fact another engine wrote equals DuckDB's, cell by cell."""
+    assert sorted(other) == sorted(duck)
     assert len(duck) >= 20
     for name in duck:
-        d, c = canonical(duck[name]), canonical(connect[name])
+        d, c = canonical(duck[name]), canonical(other[name])
         assert c.columns == d.columns, name
         assert c.height == d.height, name
         cells = differences(d, c)
@@ -79,13 +88,16 @@ def _rows(answer: list[dict]) -> list[list[tuple]]:
 
 
 def test_queries_answer_as_on_duckdb(runs: dict[str, dict]) -> None:
-    for query, duck, connect in zip(
-        QUERIES, runs["duckdb"]["answers"], runs["connect"]["answers"], strict=True
-    ):
-        assert duck, query
-        duck_rows, connect_rows = _rows(duck), _rows(connect)
-        assert len(connect_rows) == len(duck_rows), query
-        for d, c in zip(duck_rows, connect_rows, strict=True):
+    assert_answers_agree(runs["duckdb"]["answers"], runs["connect"]["answers"])
+
+
+def assert_answers_agree(duck: list[list[dict]], other: list[list[dict]]) -> None:
+    """Another engine's answers to :data:`QUERIES` are DuckDB's (floats to 1e-9)."""
+    for query, duck_answer, answer in zip(QUERIES, duck, other, strict=True):
+        assert duck_answer, query
+        duck_rows, rows = _rows(duck_answer), _rows(answer)
+        assert len(rows) == len(duck_rows), query
+        for d, c in zip(duck_rows, rows, strict=True):
             assert [k for k, _ in c] == [k for k, _ in d], query
             for (_, dv), (_, cv) in zip(d, c, strict=True):
                 assert cv == (pytest.approx(dv, rel=1e-9) if isinstance(dv, float) else dv), query
@@ -153,17 +165,20 @@ def test_a_local_warehouse_folder_must_be_one_this_process_reaches(tmp_path: Pat
     assert "sc://" in str(refused.value)
 
 
-def test_an_unreachable_server_is_one_line_naming_the_url(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("scheme", "what"), [("sc", "Spark Connect"), ("spark", "Spark master")])
+def test_an_unreachable_server_is_one_line_naming_the_url(
+    scheme: str, what: str, tmp_path: Path
+) -> None:
     from tests.spark_servers import free_port
 
-    dead = f"sc://127.0.0.1:{free_port()}"
+    dead = f"{scheme}://127.0.0.1:{free_port()}"
     with (
         Workspace.init(tmp_path / "ws", warehouse=dead) as ws,
         pytest.raises(WarehouseError) as refused,
     ):
         ws.tables()
     message = str(refused.value)
-    assert dead in message
+    assert dead in message and what in message
     assert "\n" not in message and "at org.apache" not in message
 
 
@@ -172,6 +187,18 @@ def test_polars_frames_round_trip(url: str, tmp_path: Path) -> None:
     with Workspace.init(tmp_path / "ws", warehouse=url) as ws:
         ws.load({"customers": frame})
         assert ws.table("customers").select("customer_id", "name").equals(frame)
+
+
+def _client(script: str, folder: Path) -> subprocess.Popen[str]:
+    """Another process, with its own Connect session, running ``script`` on the
+    workspace at ``folder``; its output read line by line."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(folder)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+    )
 
 
 READER = """
@@ -204,23 +231,13 @@ print("RESULT " + json.dumps(
 def test_a_reader_in_another_process_sees_the_old_facts_or_the_new_never_a_mix(
     url: str, tmp_path: Path
 ) -> None:
-    import json
-    import subprocess
-    import sys
-
     folder = tmp_path / "ws"
     with Workspace.init(folder, warehouse=url) as ws:
         ws.load(generate(customers=30, months=6, seed=4))
         ws.run(as_of=date(2023, 6, 1), only=["growth_summary"])
         months = ws.table("growth_summary").height
         written = {ws.table("growth_summary")["_run_id"][0]}
-        reader = subprocess.Popen(
-            [sys.executable, "-c", READER, str(folder)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=Path(__file__).parents[2],
-        )
+        reader = _client(READER, folder)
         try:
             assert reader.stdout is not None
             assert reader.stdout.readline().strip() == "READY", reader.stderr
@@ -255,21 +272,10 @@ with Workspace(sys.argv[1]) as ws:
 def test_a_run_that_loses_its_connection_halfway_leaves_the_facts_before_it(
     runs: dict[str, dict],
 ) -> None:
-    import os
-    import signal
-    import subprocess
-    import sys
-
     folder = runs["connect"]["folder"]
     with Workspace(folder) as ws:
         before = {name: ws.table(name) for name in runs["connect"]["facts"]}
-    runner = subprocess.Popen(
-        [sys.executable, "-c", RUNNER, str(folder)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).parents[2],
-    )
+    runner = _client(RUNNER, folder)
     assert runner.stdout is not None
     done = 0
     for line in runner.stdout:  # halfway: some facts staged, none published

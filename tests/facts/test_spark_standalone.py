@@ -20,8 +20,7 @@ import pytest
 
 from custlens.synth import generate
 from custlens.workspace import Workspace
-from tests.facts.test_parity import canonical, differences
-from tests.facts.test_spark_connect import QUERIES, _rows
+from tests.facts.test_spark_connect import QUERIES, assert_answers_agree, assert_facts_agree
 from tests.spark_servers import spark_standalone
 
 pytestmark = pytest.mark.spark
@@ -82,46 +81,16 @@ def duckdb_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
 
 def test_every_fact_equals_duckdbs(cluster_run: Path, duckdb_run: dict) -> None:
-    duck = duckdb_run["facts"]
     cluster = {p.stem: pl.read_parquet(p) for p in (cluster_run / "facts").glob("*.parquet")}
-    assert sorted(cluster) == sorted(duck)
-    assert len(duck) >= 20
-    for name in duck:
-        d, c = canonical(duck[name]), canonical(cluster[name])
-        assert c.columns == d.columns, name
-        assert c.height == d.height, name
-        cells = differences(d, c)
-        assert not cells, f"{name}: {len(cells)} cells differ:\n" + "\n".join(cells[:10])
+    assert_facts_agree(duckdb_run["facts"], cluster)
 
 
 def test_queries_answer_as_on_duckdb(cluster_run: Path, duckdb_run: dict) -> None:
+    # The answers came through JSON: dates as ISO text.
     answers = json.loads((cluster_run / "answers.json").read_text())
-    for query, duck, cluster in zip(QUERIES, duckdb_run["answers"], answers, strict=True):
-        assert duck, query
-        # The answers went through JSON: dates as ISO text.
-        duck_rows = _rows([{k: _plain(v) for k, v in r.items()} for r in duck])
-        cluster_rows = _rows(cluster)
-        assert len(cluster_rows) == len(duck_rows), query
-        for d, c in zip(duck_rows, cluster_rows, strict=True):
-            assert [k for k, _ in c] == [k for k, _ in d], query
-            for (_, dv), (_, cv) in zip(d, c, strict=True):
-                assert cv == (pytest.approx(dv, rel=1e-9) if isinstance(dv, float) else dv), query
+    duck = [[{k: _plain(v) for k, v in r.items()} for r in a] for a in duckdb_run["answers"]]
+    assert_answers_agree(duck, answers)
 
 
 def _plain(value: object) -> object:
     return value.isoformat() if isinstance(value, date) else value
-
-
-def test_an_unreachable_master_is_one_line_naming_the_url(tmp_path: Path) -> None:
-    from custlens.errors import WarehouseError
-    from tests.spark_servers import free_port
-
-    dead = f"spark://127.0.0.1:{free_port()}"
-    with (
-        Workspace.init(tmp_path / "ws", warehouse=dead) as ws,
-        pytest.raises(WarehouseError) as refused,
-    ):
-        ws.tables()
-    message = str(refused.value)
-    assert dead in message and "the Spark master" in message
-    assert "\n" not in message and "at org.apache" not in message
