@@ -289,3 +289,20 @@ def test_a_run_that_loses_its_connection_halfway_leaves_the_facts_before_it(
         assert set(before) <= set(ws.tables())
         for name, frame in before.items():
             assert ws.table(name).equals(frame), name
+
+
+def test_workspaces_on_one_server_share_the_process_s_session(url: str, tmp_path: Path) -> None:
+    # pyspark's Connect client, when a session is garbage-collected, shuts down the
+    # thread pool every session of the process shares, failing another session's
+    # query in flight: one session per URL, kept, is never collected.
+    import gc
+
+    with Workspace.init(tmp_path / "a", warehouse=url) as a:
+        first = a.warehouse.con._session
+    del a
+    gc.collect()
+    with Workspace.init(tmp_path / "b", warehouse=url) as b:
+        assert b.warehouse.con._session is first
+        assert not first.client.is_closed
+        b.load({"customers": pl.DataFrame({"customer_id": ["C1"]})})
+        assert b.table("customers")["customer_id"].to_list() == ["C1"]

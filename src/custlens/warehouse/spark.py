@@ -20,6 +20,7 @@ import itertools
 import re
 import shutil
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -193,19 +194,33 @@ def _folder(warehouse_dir: str | None, root: Path) -> Path:
     return (folder if folder.is_absolute() else root / folder).resolve()
 
 
+_CONNECT_SESSIONS: dict[str, Any] = {}
+"""The process's Spark Connect session of each URL (see :func:`_open_connect`)."""
+_CONNECT_LOCK = threading.Lock()
+
+
 def _open_connect(url: str, root: Path, settings: Spark) -> SparkConnectWarehouse:
     """A Spark Connect session to ``url`` (``sc://host:port``, with Spark's own
     ``;token=…;use_ssl=true`` parameters) and the workspace's database on it."""
     from pyspark.sql.connect.session import SparkSession as ConnectSession
 
     _check_reachable(url)
-    # A session of its own: getOrCreate would hand back the process's first session,
-    # whatever its URL.
-    session = ConnectSession.builder.remote(url).create()
-    try:
-        session.conf.set("spark.sql.session.timeZone", "UTC")
-    except Exception as exc:  # the first call that reaches the server
-        raise WarehouseError(f"cannot reach Spark Connect at {url}: {first_line(exc)}") from None
+    with _CONNECT_LOCK:
+        session = _CONNECT_SESSIONS.get(url)
+        if session is None or session.client.is_closed:
+            # A session per URL (getOrCreate would hand back the process's first one,
+            # whatever its URL), kept for the process: pyspark's client, when a session
+            # is garbage-collected, shuts down the thread pool all its sessions share,
+            # failing another's query in flight ("cannot schedule new futures after
+            # shutdown").
+            session = ConnectSession.builder.remote(url).create()
+            try:
+                session.conf.set("spark.sql.session.timeZone", "UTC")
+            except Exception as exc:  # the first call that reaches the server
+                raise WarehouseError(
+                    f"cannot reach Spark Connect at {url}: {first_line(exc)}"
+                ) from None
+            _CONNECT_SESSIONS[url] = session
     warehouse = SparkConnectWarehouse(_connect_backend().connect(session), url, None)
     warehouse.grace_seconds = settings.old_versions_grace_minutes * 60
     location = settings.warehouse_dir
