@@ -49,6 +49,17 @@ def test_rows_where_reads_the_rows_of_the_given_values_and_nothing_else(make_wor
     assert wh.list_tables() == ["t"]
 
 
+def test_read_gives_every_row_and_the_named_columns_the_table_has(make_workspace):
+    wh = make_workspace().warehouse
+    wh.write_tables({"t": pl.DataFrame({"a": [1, 2], "b": ["x", "y"], "c": [0.5, 1.5]})})
+    assert wh.read("t").columns == ["a", "b", "c"]
+    # In the table's order; a name it lacks (a column older tables do not have) skipped.
+    picked = wh.read("t", ["c", "a", "missing"])
+    assert picked.sort("a").to_dict(as_series=False) == {"a": [1, 2], "c": [0.5, 1.5]}
+    with pytest.raises(NotFoundError, match="no table 'nope'"):
+        wh.read("nope", ["a"])
+
+
 def test_an_in_memory_table_reaches_duckdb_as_it_is(tmp_path):
     # Through Parquet into a temporary table (no pandas): the same values and types,
     # a column of nulls included, and nothing among the warehouse's tables.

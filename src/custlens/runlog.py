@@ -17,17 +17,20 @@ if TYPE_CHECKING:
 RUNS_TABLE = "_custlens_runs"
 RUN_ID_COLUMN = "_run_id"
 """The column of every fact naming the run that wrote its rows."""
+LATEST_COLUMNS = ("run_id", "started_at", "as_of", "status", "currency")
+"""What :func:`latest` reads of the run log (``currency`` only where runs recorded it)."""
 
 
 def latest(warehouse: Warehouse) -> tuple[str | None, date | None, str | None]:
     """Id, as-of date and reporting currency of the latest successful run (the
     currency None when the run predates it); all None before the first.
 
-    The run log is read whole (a row per run) and searched here: one plain read,
-    which needs no query compiler.
+    The run log's few columns this needs are read (a row per run; not the runs' notes
+    and inputs, kilobytes each, on every query a server answers) and searched here:
+    one plain read, which needs no query compiler.
     """
     try:
-        runs = warehouse.read(RUNS_TABLE)
+        runs = warehouse.read(RUNS_TABLE, LATEST_COLUMNS)
     except NotFoundError:
         return None, None, None
     done = runs.filter(pl.col("status") == "succeeded")

@@ -99,13 +99,17 @@ class Warehouse:
                     raise
         raise NotFoundError(f"no table {name!r} in the warehouse")
 
-    def read(self, name: str) -> pl.DataFrame:
-        """The whole live table ``name`` as a Polars frame.
+    def read(self, name: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+        """The live table ``name`` as a Polars frame: every row, and every column or
+        those of ``columns`` it has.
 
         Raises:
             NotFoundError: there is no such table.
         """
-        return self.to_polars(self.table(name))
+        table = self.table(name)
+        if columns is not None:
+            table = table.select(*[c for c in table.columns if c in columns])
+        return self.to_polars(table)
 
     def _raw_table(self, name: str) -> ir.Table:
         if self._database:

@@ -91,13 +91,17 @@ class DuckDBWarehouse(Warehouse):
         ).fetchall()
         return sorted(n for (n,) in names if not n.startswith((STAGE_PREFIX, "ibis_")))
 
-    def read(self, name: str) -> pl.DataFrame:
+    def read(self, name: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
         import duckdb
 
         if name.startswith(STAGE_PREFIX):
             raise NotFoundError(f"no table {name!r} in the warehouse")
+        wanted = "*"
+        if columns is not None:  # those it has: DuckDB's COLUMNS with a lambda
+            names = ", ".join(_string_literal(c) for c in columns)
+            wanted = f"COLUMNS(c -> c IN ({names}))"
         try:
-            return _frame(self.raw.sql(f"SELECT * FROM {_quoted_name(name)}"))
+            return _frame(self.raw.sql(f"SELECT {wanted} FROM {_quoted_name(name)}"))
         except duckdb.CatalogException:
             raise NotFoundError(f"no table {name!r} in the warehouse") from None
 
