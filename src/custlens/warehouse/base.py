@@ -118,7 +118,7 @@ class Warehouse:
 
     def sql_name(self, name: str) -> str:
         """The table ``name`` as a quoted identifier in DuckDB's dialect (cube SQL's dialect)."""
-        quoted = '"' + name.replace('"', '""') + '"'
+        quoted = quoted_name(name)
         return f'"{self._database}".{quoted}' if self._database else quoted
 
     def sql(self, text: str) -> ir.Table:
@@ -301,6 +301,11 @@ class Warehouse:
             if isinstance(exc, WarehouseError):
                 raise
             raise WarehouseError(f"writing {', '.join(tables)} failed: {exc}") from exc
+
+
+def quoted_name(name: str) -> str:
+    """A table or column name as a quoted identifier in DuckDB's dialect."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def swap_statements(names: Iterable[str]) -> list[str]:

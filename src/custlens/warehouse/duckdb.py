@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from custlens.errors import NotFoundError, WarehouseError
-from custlens.warehouse.base import STAGE_PREFIX, Prepared, Warehouse, swap_statements
+from custlens.warehouse.base import (
+    STAGE_PREFIX,
+    Prepared,
+    Warehouse,
+    quoted_name,
+    swap_statements,
+)
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -101,7 +107,7 @@ class DuckDBWarehouse(Warehouse):
             names = ", ".join(_string_literal(c) for c in columns)
             wanted = f"COLUMNS(c -> c IN ({names}))"
         try:
-            return _frame(self.raw.sql(f"SELECT {wanted} FROM {_quoted_name(name)}"))
+            return _frame(self.raw.sql(f"SELECT {wanted} FROM {quoted_name(name)}"))
         except duckdb.CatalogException:
             raise NotFoundError(f"no table {name!r} in the warehouse") from None
 
@@ -117,7 +123,7 @@ class DuckDBWarehouse(Warehouse):
         values = list(dict.fromkeys(values))
         if name.startswith(STAGE_PREFIX):
             raise NotFoundError(f"no table {name!r} in the warehouse")
-        rows = f"SELECT * FROM {_quoted_name(name)} WHERE {_quoted_name(column)} = "
+        rows = f"SELECT * FROM {quoted_name(name)} WHERE {quoted_name(column)} = "
         sql = " UNION ALL ".join(rows + _string_literal(v) for v in values) or f"{rows}NULL"
         try:
             return _frame(self.raw.sql(sql))
@@ -199,24 +205,12 @@ class DuckDBWarehouse(Warehouse):
         declaring the columns first keeps each table's types exactly as Ibis
         promised them (an all-null column, a decimal), whatever the query infers.
         """
-        import sqlglot as sg
-        import sqlglot.expressions as sge
-
         schema = expr.schema()
         if schema.null_fields:  # Ibis's own error names them
             self.con.create_table(staged, expr, overwrite=True)
             return
         self.con._run_pre_execute_hooks(expr)
-        table = sg.table(staged, quoted=True)
-        create = sge.Create(
-            kind="TABLE",
-            this=sge.Schema(this=table, expressions=schema.to_sqlglot_column_defs("duckdb")),
-            replace=True,
-        )
-        columns = ", ".join(sge.to_identifier(c, quoted=True).sql("duckdb") for c in schema)
-        raw = self.raw
-        raw.execute(create.sql("duckdb"))
-        raw.execute(f"INSERT INTO {table.sql('duckdb')} ({columns}) {sql}")
+        _create_filled(self.raw, staged, schema, sql)
 
     def publish(self, names: Iterable[str]) -> None:
         self._forget()
@@ -251,8 +245,6 @@ def _backend() -> Any:
     """
     import tempfile
 
-    import sqlglot as sg
-    import sqlglot.expressions as sge
     from ibis.backends.duckdb import Backend
 
     class ParquetMemtables(Backend):  # type: ignore[misc]
@@ -262,28 +254,36 @@ def _backend() -> Any:
             if schema.null_fields or not isinstance(frame, pl.DataFrame):
                 super()._register_in_memory_table(op)  # a column of nulls: Ibis's way
                 return
-            table = sg.table(op.name, quoted=True).sql("duckdb")
-            create = sge.Create(
-                kind="TABLE",
-                this=sge.Schema(
-                    this=sg.table(op.name, quoted=True),
-                    expressions=schema.to_sqlglot_column_defs("duckdb"),
-                ),
-                properties=sge.Properties(expressions=[sge.TemporaryProperty()]),
-                replace=True,
-            )
             with tempfile.TemporaryDirectory(prefix="custlens-") as folder:
                 path = Path(folder) / "memtable.parquet"
                 frame.write_parquet(path)
-                self.con.execute(create.sql("duckdb"))
-                self.con.execute(
-                    f"INSERT INTO {table} SELECT * FROM read_parquet('{_quoted(path)}')"
-                )
+                rows = f"SELECT * FROM read_parquet({_string_literal(str(path))})"
+                _create_filled(self.con, op.name, schema, rows, temporary=True)
 
         def _make_memtable_finalizer(self, name: str) -> Any:
             return None  # Ibis would drop it at exit, from a cursor that cannot see it
 
     return ParquetMemtables
+
+
+def _create_filled(raw: Any, name: str, schema: Any, rows: str, *, temporary: bool = False) -> None:
+    """Create (or replace) the table ``name`` with the column types of the Ibis
+    ``schema`` and fill it from the query ``rows``: declaring the columns first keeps
+    the types exactly as Ibis promised them (a decimal, a date), whatever the query
+    infers."""
+    import sqlglot as sg
+    import sqlglot.expressions as sge
+
+    table = sg.table(name, quoted=True)
+    create = sge.Create(
+        kind="TABLE",
+        this=sge.Schema(this=table, expressions=schema.to_sqlglot_column_defs("duckdb")),
+        properties=sge.Properties(expressions=[sge.TemporaryProperty()]) if temporary else None,
+        replace=True,
+    )
+    columns = ", ".join(sge.to_identifier(c, quoted=True).sql("duckdb") for c in schema)
+    raw.execute(create.sql("duckdb"))
+    raw.execute(f"INSERT INTO {table.sql('duckdb')} ({columns}) {rows}")
 
 
 def _typed(expr: ir.Table, arrow: Any) -> pl.DataFrame:
@@ -319,11 +319,6 @@ def _frame(relation: Any) -> pl.DataFrame:
     """A DuckDB relation's rows as a Polars frame, through the Arrow C stream
     interface: the same frame as through PyArrow, without importing it (0.13 s)."""
     return pl.DataFrame(relation)
-
-
-def _quoted_name(name: str) -> str:
-    """A table or column name as a quoted DuckDB identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _string_literal(value: str) -> str:
@@ -473,7 +468,9 @@ class ServingCopies:
                 return self.write(reader, source="memory")
             for attempt in range(150):
                 try:
-                    reader.execute(f"ATTACH '{_quoted(self.file)}' AS custlens_live (READ_ONLY)")
+                    reader.execute(
+                        f"ATTACH {_string_literal(str(self.file))} AS custlens_live (READ_ONLY)"
+                    )
                     break
                 except duckdb.Error as exc:
                     if "lock" not in str(exc).lower() or attempt == 149:
@@ -495,7 +492,7 @@ class ServingCopies:
             source = raw.execute("SELECT current_database()").fetchone()[0]
         name = f"{self.file.stem}-{uuid.uuid4().hex[:12]}.duckdb"
         target = self.folder / name
-        raw.execute(f"ATTACH '{_quoted(target)}' AS custlens_copy")
+        raw.execute(f"ATTACH {_string_literal(str(target))} AS custlens_copy")
         try:
             raw.execute(f'COPY FROM DATABASE "{source}" TO custlens_copy')
         finally:
@@ -510,7 +507,3 @@ class ServingCopies:
             if old.name != name:
                 old.unlink(missing_ok=True)
         return target
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")
