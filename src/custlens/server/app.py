@@ -439,7 +439,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
     @app.get("/v1/dimensions/{member}/values", dependencies=KEYED)
     def dimension_values(
         member: str, request: Request, contains: str | None = None, limit: int | None = None
-    ) -> dict[str, Any]:
+    ) -> Response:
         """The distinct values of a dimension in order, as the caller's role sees them (its
         row filter applied, PII hashed unless privileged), for a filter picker:
         ``contains`` keeps the values holding that text; at most ``limit`` (and
@@ -453,12 +453,13 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             spec["filters"] = [{"member": member, "operator": "contains", "value": contains}]
         result = workspaces.get().run_query(spec, role=role)
         values = [row[member] for row in result.data]
-        return {
+        body = {
             "member": member,
-            "values": json.loads(json_bytes(values[:most])),
+            "values": values[:most],
             "truncated": result.truncated or len(values) > most,
-            "as_of": result.as_of.isoformat(),
+            "as_of": result.as_of,
         }
+        return Response(json_bytes(body), media_type="application/json")
 
     @app.get("/v1/customers/{customer_id}", dependencies=KEYED)
     def customer(customer_id: str, request: Request) -> dict[str, Any]:

@@ -9,8 +9,8 @@ the new table, never half of one.
 Through Spark Connect the files are the server's, out of this process's reach: each
 write is a new managed table ``<name>__v<id>`` and the live name is a view over the
 latest one (``CREATE OR REPLACE VIEW``, atomic for readers: a reader sees the old
-version or the new, never a mix); the version before stays for readers still on it
-and older ones are dropped.
+version or the new, never a mix); a replaced version stays for a grace period
+(``spark.old_versions_grace_minutes``) for readers still on it, then is dropped.
 """
 
 from __future__ import annotations
@@ -221,10 +221,14 @@ def _open_connect(url: str, root: Path, settings: Spark) -> SparkConnectWarehous
                     f"cannot reach Spark Connect at {url}: {first_line(exc)}"
                 ) from None
             _CONNECT_SESSIONS[url] = session
-    warehouse = SparkConnectWarehouse(_connect_backend().connect(session), url, None)
-    warehouse.grace_seconds = settings.old_versions_grace_minutes * 60
-    location = settings.warehouse_dir
-    warehouse._database = _workspace_database(session, root.resolve(), settings.database, location)
+    warehouse = SparkConnectWarehouse(
+        _connect_backend().connect(session),
+        url,
+        grace_seconds=settings.old_versions_grace_minutes * 60,
+    )
+    warehouse._database = _workspace_database(
+        session, root.resolve(), settings.database, settings.warehouse_dir
+    )
     return warehouse
 
 
@@ -299,11 +303,11 @@ def _version_id() -> str:
 class SparkConnectWarehouse(SparkWarehouse):
     """Spark through Spark Connect: versioned managed tables behind views (see the module)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, con: Any, url: str, *, grace_seconds: float) -> None:
+        super().__init__(con, url, None)
         self._staged: dict[str, str] = {}
         """Live name → the version staged for it and not yet published."""
-        self.grace_seconds = 600.0
+        self.grace_seconds = grace_seconds
         """How long a replaced version is kept after its successor was written."""
 
     def list_tables(self) -> list[str]:
