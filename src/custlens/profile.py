@@ -163,8 +163,8 @@ def profile(
 
 class _Reader:
     """Reads of one customer's rows from the workspace's tables
-    (:meth:`Warehouse.rows_where`: its ids bound as parameters, never a scan of
-    every customer's rows into Python)."""
+    (:meth:`Warehouse.rows_where`: the engine filters on the customer's ids; only its
+    rows reach Python)."""
 
     def __init__(self, warehouse: Warehouse, as_of: date) -> None:
         self.warehouse = warehouse
