@@ -84,6 +84,16 @@ def test_a_query_imports_no_heavy_library(folder: Path) -> None:
     assert loaded("-w", str(folder), *asked, heavy=(*HEAVY, "ibis")) == []
 
 
+def test_a_query_over_time_imports_neither_pandas_nor_pyarrow(folder: Path) -> None:
+    # A query over time joins a spine of periods, built by Polars (PyArrow builds it
+    # by importing pandas), and every result and schema comes from DuckDB without
+    # PyArrow: 0.3–0.8 s of a first query.
+    with Workspace(folder) as ws:
+        ws.run(only=["customer_mrr"])
+    asked = ["query", "-m", "subscriptions.mrr", "-t", "subscriptions.month:quarter"]
+    assert loaded("-w", str(folder), *asked, heavy=(*HEAVY, "pyarrow")) == []
+
+
 def test_commands_that_read_facts_import_no_query_compiler(tmp_path: Path) -> None:
     # Exporting, listing, a profile and the catalog read stored tables (a profile one
     # customer's rows, bound as parameters) and the model's YAML: they need neither

@@ -8,6 +8,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import ibis
+import polars as pl
 
 from custlens.calendar import period_start, resolve_range, shift, shift_column
 from custlens.errors import QueryError
@@ -203,9 +204,8 @@ class SpineMixin(PlannerState):
             while period <= end:
                 periods.append(period)
                 period = shift(period, unit, 1)
-        import pyarrow as pa
-
-        return ibis.memtable(pa.table({name: pa.array(periods, pa.date32())}))
+        # Built by Polars: PyArrow would import pandas to build it (0.3–0.8 s of a query).
+        return ibis.memtable(pl.DataFrame({name: periods}, schema={name: pl.Date}))
 
     def _compare(
         self,
