@@ -6,6 +6,7 @@ workspace, not against anything the report module computes.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -73,6 +74,22 @@ def test_every_chart_container_and_section_is_there(page: str) -> None:
         assert f'id="{section}"' in page, section
     assert 'id="table-at-risk-overdue"' in page
     assert 'id="table-segments"' in page
+
+
+def test_every_chart_is_drawn_with_plotlys_white_template(page: str) -> None:
+    # The figures are built without a template (Plotly copies one into every figure it
+    # validates) and get plotly_white's as the page is written: each chart has it whole.
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    charts = re.findall(
+        r'Plotly\.newPlot\(\s*"([^"]+)",\s*(\[.*?\]),\s*(\{.*?\}),\s*\{"responsive"',
+        page,
+        re.DOTALL,
+    )
+    assert {chart_id for chart_id, _, _ in charts} >= set(CHART_IDS)
+    for chart_id, _, layout in charts:
+        assert json.loads(layout)["template"] == json.loads(json.dumps(white)), chart_id
 
 
 def test_sections_come_in_the_order_a_founder_reads_them(page: str) -> None:

@@ -76,10 +76,9 @@ def _bridge_figure(
         hover: the d3 number format of hover values, e.g. ``$%{y:,.0f}``.
         axis: the settings both y axes share (tick format, prefix).
     """
-    import plotly.graph_objects as go
 
     months = frame["month"].to_list()
-    fig = go.Figure()
+    fig = w.figure()
     ups = [0.0] * len(months)
     downs = [0.0] * len(months)
     for column, label, sign, colour in bars:
@@ -229,10 +228,9 @@ def cohort_section(cohorts: pl.DataFrame | None) -> str:
         revenue[i][j] = row["revenue_retention"]
         sizes[i] = row["cohort_customers"]
     labels = [f"{m:%b %Y} ({n:,})" for m, n in zip(cohort_months, sizes, strict=True)]
-    import plotly.graph_objects as go
 
     peak = max((v for line in revenue for v in line if v is not None), default=1.0)
-    fig = go.Figure()
+    fig = w.figure()
     for name, matrix, visible, zmax in (
         ("Logo retention", logo, True, 1.0),
         # Expansion lifts revenue retention above 100 %; cap the scale so one cell
@@ -296,7 +294,6 @@ def rfm_segments_section(rfm: pl.DataFrame | None) -> str:
     heading = "RFM segments"
     if rfm is None or rfm.height == 0:
         return w.card("section-rfm-segments", heading, w.missing("rfm"))
-    import plotly.graph_objects as go
 
     per = (
         rfm.group_by("segment")
@@ -312,7 +309,7 @@ def rfm_segments_section(rfm: pl.DataFrame | None) -> str:
     )
     total = float(per["revenue"].sum() or 0.0)
     shares = [r / total if total else None for r in per["revenue"].to_list()]
-    fig = go.Figure()
+    fig = w.figure()
     fig.add_bar(
         x=per["customers"].to_list(),
         y=per["segment"].to_list(),
@@ -346,13 +343,12 @@ def rfm_quadrants_section(rfm: pl.DataFrame | None) -> str:
     heading = "Value × recency quadrants"
     if rfm is None or rfm.height == 0:
         return w.card("section-rfm-quadrants", heading, w.missing("rfm"))
-    import plotly.graph_objects as go
 
     counts = dict(rfm.group_by("quadrant").len().iter_rows())
     sample = rfm if rfm.height <= _SCATTER_POINTS else rfm.sample(_SCATTER_POINTS, seed=0)
     # Log scale needs positive spend; refunds can leave a customer at or below zero.
     sample = sample.filter(pl.col("monetary") > 0).sort("customer_id")
-    fig = go.Figure()
+    fig = w.figure()
     for quadrant, (label, colour) in _QUADRANTS.items():
         part = sample.filter(pl.col("quadrant") == quadrant)
         fig.add_scatter(
@@ -410,12 +406,11 @@ def health_section(health: pl.DataFrame | None) -> str:
     heading = "Health bands and lifecycle stages"
     if health is None or health.height == 0:
         return w.card("section-health", heading, w.missing("health_scores"))
-    import plotly.graph_objects as go
 
     counts = health.group_by("lifecycle_stage", "band").len()
     stages = [s for s in _STAGES if s in set(health["lifecycle_stage"])]
     stages += sorted(set(health["lifecycle_stage"]) - set(_STAGES))
-    fig = go.Figure()
+    fig = w.figure()
     for band, colour in _BANDS.items():
         part = dict(counts.filter(pl.col("band") == band).select("lifecycle_stage", "len").rows())
         fig.add_bar(
@@ -464,12 +459,11 @@ def journey_section(funnel: pl.DataFrame | None) -> str:
     heading = "Journey funnel"
     if funnel is None or funnel.height == 0:
         return w.card("section-journey", heading, w.missing("journey_funnel"))
-    import plotly.graph_objects as go
 
     overall = funnel.filter(pl.col("segment") == "All").sort("stage_order")
     labels = [str(s).replace("_", " ").capitalize() for s in overall["stage"].to_list()]
     shares = overall["conversion_from_first"].to_list()
-    fig = go.Figure()
+    fig = w.figure()
     fig.add_bar(
         x=overall["customers"].to_list(),
         y=labels,

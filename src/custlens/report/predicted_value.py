@@ -46,7 +46,6 @@ def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None)
     if clv is None or clv.height == 0:
         why = w.skipped_facts(ws).get("clv_predictions")
         return w.card("section-clv", "Predicted customer value", w.missing("clv_predictions", why))
-    import plotly.graph_objects as go
 
     horizon = _horizon(ws)
     frame, label = _segments(ws, clv)
@@ -60,7 +59,7 @@ def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None)
         )
         .sort("clv")
     )
-    bars = go.Figure()
+    bars = w.figure()
     bars.add_bar(
         x=per["clv"].to_list(),
         y=per["segment"].to_list(),
@@ -91,7 +90,7 @@ def predicted_value_sections(ws: Workspace | RoleView, clv: pl.DataFrame | None)
             showlegend=False,
         )
     )
-    histogram = go.Figure()
+    histogram = w.figure()
     histogram.add_histogram(
         x=clv["p_alive"].to_list(),
         xbins={"start": 0, "end": 1.0001, "size": 0.05},

@@ -4,6 +4,7 @@ page, the predicted-value cards) builds on them rather than on each other."""
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,9 +76,29 @@ PLOTLY_CONFIG = {
 }
 
 
+def figure() -> Any:
+    """An empty Plotly figure for a section's chart, without Plotly's template.
+
+    Plotly validates and deep-copies a figure's template whenever the figure or its
+    layout is made or updated: 40 ms a chart, a third of a report's time. The
+    figures are drawn with an empty template, and :func:`div` puts the page's
+    template into each figure's JSON as the page is written.
+    """
+    import plotly.graph_objects as go
+
+    return go.Figure(layout={"template": "none"})
+
+
+@functools.cache
+def _template() -> dict[str, Any]:
+    """Plotly's ``plotly_white`` template as JSON (read once; callers do not change it)."""
+    import plotly.io as pio
+
+    return dict(pio.templates["plotly_white"].to_plotly_json())
+
+
 def layout(**extra: Any) -> dict[str, Any]:
     layout: dict[str, Any] = {
-        "template": "plotly_white",
         "margin": {"l": 56, "r": 56, "t": 16, "b": 40},
         "font": {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12},
         "legend": {"orientation": "h", "yanchor": "top", "y": -0.14, "x": 0},
@@ -91,8 +112,15 @@ def layout(**extra: Any) -> dict[str, Any]:
 
 
 def div(fig: Any, div_id: str, height: int = 360) -> str:
+    import plotly.io as pio
+
+    spec = fig.to_plotly_json()
+    spec["layout"]["template"] = _template()
     # Plotly sizes a responsive chart to its parent, so the parent carries the height.
-    inner = fig.to_html(
+    # validate=False: the figure was validated as it was built (the template is Plotly's).
+    inner = pio.to_html(
+        spec,
+        validate=False,
         full_html=False,
         include_plotlyjs=False,
         include_mathjax=False,
