@@ -113,3 +113,23 @@ def test_commands_that_read_facts_import_no_query_compiler(tmp_path: Path) -> No
     ]
     assert loaded_by(commands, heavy=(*HEAVY, "ibis")) == []
     assert (tmp_path / "growth.csv").read_text().startswith("month,")
+
+
+def test_generating_and_loading_import_neither_the_query_compiler_nor_pyarrow(
+    tmp_path: Path,
+) -> None:
+    # The sources reach DuckDB as Parquet written by Polars (Ibis's in-memory tables
+    # would import Ibis, 0.3 s of every load); PyArrow only for a frame that is not Polars.
+    folder, files = tmp_path / "ws", tmp_path / "files"
+    Workspace.init(folder).close()
+    at, csv = ["-w", str(folder)], ["--format", "csv"]
+    commands = [
+        [*at, "generate", "--customers", "30", "--months", "6"],
+        [*at, "generate", "--customers", "30", "--months", "6", "--out", str(files)],
+        [*at, "generate", "--customers", "30", "--months", "6", "--out", str(files / "csv"), *csv],
+        [*at, "load", str(files)],
+        [*at, "load", str(files / "csv")],
+    ]
+    assert loaded_by(commands, heavy=(*HEAVY, "ibis", "pyarrow")) == []
+    with Workspace(folder) as ws:
+        assert ws.table("customers").height >= 30

@@ -273,6 +273,10 @@ class Warehouse:
         self.con.create_table(staged, obj, overwrite=True)
         return self._raw_table(staged)
 
+    def _put(self, name: str, obj: Any) -> None:
+        """Stage ``obj`` as :meth:`stage` does, for a writer with no use for the table."""
+        self.stage(name, obj)
+
     def publish(self, names: Iterable[str]) -> None:
         """Replace each live table by its staging table, all at once where the engine allows."""
         raise NotImplementedError
@@ -293,7 +297,7 @@ class Warehouse:
         staged: list[str] = []
         try:
             for name, obj in tables.items():
-                self.stage(name, obj)
+                self._put(name, obj)
                 staged.append(name)
             self.publish(staged)
         except Exception as exc:
