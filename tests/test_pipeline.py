@@ -24,6 +24,7 @@ from tests.frames import lines
 
 D = date
 RUNS = "_custlens_runs"
+CHECKSUMS = "_custlens_source_checksums"
 REVENUE_FACTS = ("customer_mrr", "mrr_movements", "growth_summary", "customer_count")
 
 
@@ -196,7 +197,8 @@ def test_facts_without_their_inputs_are_skipped_with_the_reason(make_workspace) 
     assert record["as_of"] is None
     assert json.loads(record["skipped"]) == result.skipped
     assert json.loads(record["inputs"])["marketing_spend"]["rows"] == 1
-    assert sorted(ws.tables()) == [RUNS, "src_marketing_spend"]
+    # The run log, the loaded source and its checksums (custlens.sources.checksums).
+    assert sorted(ws.tables()) == [RUNS, CHECKSUMS, "src_marketing_spend"]
 
 
 def test_a_fact_runs_when_its_inputs_are_there_while_others_are_skipped(make_workspace) -> None:

@@ -31,6 +31,7 @@ from custlens.errors import CustlensError, ModelFitError, NotFoundError, Pipelin
 from custlens.facts import REGISTRY, Fact, FactContext, ordered
 from custlens.facts.exchange import in_reporting_currency
 from custlens.runlog import RUN_ID_COLUMN, RUNS_TABLE
+from custlens.sources.checksums import CHECKSUMS_TABLE, totals
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.timing import Step, stage_timed
 from custlens.version import __version__
@@ -247,13 +248,32 @@ def selected(only: Iterable[str] | None) -> dict[str, Fact]:
 
 
 def fingerprints(warehouse: Warehouse, tables: dict[str, ir.Table]) -> dict[str, dict[str, int]]:
-    """Row count and a content checksum of each input, so a run can be traced to its data."""
+    """Row count and a content checksum of each input, so a run can be traced to its data.
+
+    A source's checksums were made as it was loaded (:mod:`custlens.sources.checksums`)
+    and are read back; they are trusted while the source holds as many rows as they
+    count. A source written otherwise (around ``load``) is checksummed by the engine.
+    """
+    found: dict[str, dict[str, int]] = {}
+    if tables and warehouse.has(CHECKSUMS_TABLE):
+        stored = totals(warehouse.read(CHECKSUMS_TABLE))
+        counts = row_counts(warehouse, {n: t for n, t in tables.items() if n in stored})
+        found = {n: stored[n] for n, rows in counts.items() if stored[n]["rows"] == rows}
+    computed = _engine_fingerprints(warehouse, {n: t for n, t in tables.items() if n not in found})
+    everything = {**found, **computed}
+    return {name[len(SOURCE_PREFIX) :]: everything[name] for name in tables}
+
+
+def _engine_fingerprints(
+    warehouse: Warehouse, tables: dict[str, ir.Table]
+) -> dict[str, dict[str, int]]:
+    """Row count and checksum of each table, computed by the engine from every cell."""
     parts: dict[str, ir.Table] = {}
     for name, table in tables.items():
         # The checksum is order-independent and stays small enough to sum on any engine.
         cells = [table[c].cast("string").fill_null("∅") for c in table.columns]
         row_hash = cells[0].concat(*cells[1:])
-        parts[name[len(SOURCE_PREFIX) :]] = table.aggregate(
+        parts[name] = table.aggregate(
             rows=table.count().cast("int64"),
             checksum=(row_hash.hash() % 1_000_003).abs().sum().cast("int64"),
         )

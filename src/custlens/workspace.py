@@ -170,6 +170,7 @@ class Workspace:
             allow_empty=allow_empty,
             existing_customers=self._loaded_customers,
             create_missing_customers=create_missing_customers,
+            checksums=self._stored_checksums,
             mappings={
                 table: {**self.config.mappings.get(table, {}), **(mappings or {}).get(table, {})}
                 for table in {*self.config.mappings, *(mappings or {})}
@@ -181,6 +182,14 @@ class Workspace:
         # A rollup may read a source: none is current until the next run rebuilds them.
         rollup.invalidate(self.warehouse)
         return loaded
+
+    def _stored_checksums(self) -> pl.DataFrame | None:
+        """The sources' checksums written by earlier loads (a load adds its own)."""
+        from custlens.sources.checksums import CHECKSUMS_TABLE
+
+        if not self.warehouse.has(CHECKSUMS_TABLE):
+            return None
+        return self.warehouse.read(CHECKSUMS_TABLE)
 
     def _loaded_customers(self) -> pl.DataFrame | None:
         """The customers loaded before (the referential check of a load reads them)."""
@@ -474,7 +483,8 @@ class Workspace:
         return month_end(month) if month is not None else date.today()
 
     def tables(self) -> list[str]:
-        """Live tables of the warehouse: sources (``src_…``), facts and the run log."""
+        """Live tables of the warehouse: sources (``src_…``), facts, the run log and the
+        sources' checksums."""
         return self.warehouse.list_tables()
 
     def table(self, name: str) -> pl.DataFrame:

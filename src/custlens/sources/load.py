@@ -44,6 +44,7 @@ import polars as pl
 
 from custlens.errors import ContractError, ContractWarning
 from custlens.sources import contract
+from custlens.sources.checksums import CHECKSUMS_TABLE, merged
 
 if TYPE_CHECKING:
     import pandas
@@ -133,6 +134,7 @@ def load_sources(
     allow_empty: bool = False,
     existing_customers: Callable[[], pl.DataFrame | None] = lambda: None,
     create_missing_customers: bool = False,
+    checksums: Callable[[], pl.DataFrame | None] | None = None,
     mappings: Mapping[str, Mapping[str, str]] | None = None,
     delimiter: str | None = None,
     reading: Reading = PLAIN,
@@ -152,6 +154,8 @@ def load_sources(
             of lines and transactions (:mod:`custlens.sources.references`).
         create_missing_customers: add the customers that lines or transactions name
             and customers lacks, instead of refusing them.
+        checksums: the checksums stored by earlier loads (or None): when given, the
+            sources' checksums (:mod:`custlens.sources.checksums`) are written with them.
         mappings: per table, the source's column names and the contract names they
             mean (``{"subscription_lines": {"Customer ID": "customer_id"}}``).
         delimiter: CSV files' field separator (default: sniffed, see :func:`read_source`).
@@ -215,5 +219,8 @@ def load_sources(
         combined.origin, combined.row = errors[0].origin, errors[0].row
         combined.column, combined.value = errors[0].column, errors[0].value
         raise combined
-    warehouse.write_tables({contract.TABLES[t].warehouse_name: f for t, f in typed.items()})
+    tables = {contract.TABLES[t].warehouse_name: f for t, f in typed.items()}
+    if checksums is not None:
+        tables[CHECKSUMS_TABLE] = merged(checksums(), typed)
+    warehouse.write_tables(tables)
     return {table: frame.height for table, frame in typed.items()}
