@@ -358,7 +358,7 @@ def test_run_profile_prints_a_table_with_every_fact(profiled: Path) -> None:
         row = next((line for line in lines if f" {name} " in line), None)
         assert row is not None, f"{name} missing from:\n{table}"
         assert " fact " in row and f" {rows:,} " in row, row
-    assert " input fingerprints " in table and " publish " in table
+    assert " input checksums and changes " in table and " publish " in table
 
 
 # -- demo and --debug -------------------------------------------------------------
@@ -546,3 +546,24 @@ def test_click_usage_errors_read_like_every_other_error(argv: list[str], message
     assert result.output.startswith(message), result.output
     assert "Try 'custlens query --help' for help." in result.output
     assert "╭" not in result.output
+
+
+def test_run_says_what_changed_in_the_sources_since_the_last_full_run(tmp_path: Path) -> None:
+    folder = init(tmp_path / "ws")
+    mrr = tmp_path / "customer_mrr.csv"
+    mrr.write_text("customer_id,month,mrr\na,2024-01,100\na,2024-02,100\nb,2024-01,50\n")
+    assert cli("-w", folder, "load", "customer_mrr", mrr).exit_code == 0
+    first = cli("-w", folder, "run")
+    assert first.exit_code == 0, first.output
+    assert "Since the last full run" not in first.output  # every source is new
+    again = cli("-w", folder, "run")
+    assert "No source changed since the last full run." in again.output
+    # b's January corrected and a March added: two months, in a's bucket and b's.
+    mrr.write_text(
+        "customer_id,month,mrr\na,2024-01,100\na,2024-02,100\na,2024-03,100\nb,2024-01,55\n"
+    )
+    assert cli("-w", folder, "load", "customer_mrr", mrr).exit_code == 0
+    changed = cli("-w", folder, "run")
+    line = " ".join(changed.output.split())
+    assert "Since the last full run, changed: customer_mrr (months 2024-01, 2024-03; " in line
+    assert re.search(r"; [12] of 64 customer buckets\)\.", line), line

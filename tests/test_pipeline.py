@@ -197,8 +197,14 @@ def test_facts_without_their_inputs_are_skipped_with_the_reason(make_workspace) 
     assert record["as_of"] is None
     assert json.loads(record["skipped"]) == result.skipped
     assert json.loads(record["inputs"])["marketing_spend"]["rows"] == 1
-    # The run log, the loaded source and its checksums (custlens.sources.checksums).
-    assert sorted(ws.tables()) == [RUNS, CHECKSUMS, "src_marketing_spend"]
+    # The run log, the loaded source, its checksums and those the run read
+    # (custlens.sources.checksums).
+    assert sorted(ws.tables()) == [
+        "_custlens_run_checksums",
+        RUNS,
+        CHECKSUMS,
+        "src_marketing_spend",
+    ]
 
 
 def test_a_fact_runs_when_its_inputs_are_there_while_others_are_skipped(make_workspace) -> None:

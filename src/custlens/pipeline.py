@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import polars as pl
@@ -31,7 +31,7 @@ from custlens.errors import CustlensError, ModelFitError, NotFoundError, Pipelin
 from custlens.facts import REGISTRY, Fact, FactContext, ordered
 from custlens.facts.exchange import in_reporting_currency
 from custlens.runlog import RUN_ID_COLUMN, RUNS_TABLE
-from custlens.sources.checksums import CHECKSUMS_TABLE, totals
+from custlens.sources import checksums
 from custlens.sources.contract import SOURCE_PREFIX, TABLES
 from custlens.timing import Step, stage_timed
 from custlens.version import __version__
@@ -66,6 +66,8 @@ class RunResult:
     seconds: float = 0.0
     profile: list[Step] = field(default_factory=list)
     """Each step of the run in order, timed (``custlens run --profile``)."""
+    changes: dict[str, checksums.Change] = field(default_factory=dict)
+    """How each source changed since the latest full run, by contract name."""
 
 
 def default_as_of_month(warehouse: Warehouse, today: date | None = None) -> date | None:
@@ -140,10 +142,11 @@ def run(
         if name.startswith(SOURCE_PREFIX) and name[len(SOURCE_PREFIX) :] in TABLES
     }
     clock_inputs = time.perf_counter()
-    inputs = fingerprints(warehouse, sources)
+    inputs, read_checksums = fingerprints(warehouse, sources)
+    result.changes = _with_changes(warehouse, inputs, read_checksums)
     result.profile.append(
         Step(
-            "input fingerprints",
+            "input checksums and changes",
             "inputs",
             execute_seconds=time.perf_counter() - clock_inputs,
             rows=len(inputs),
@@ -205,6 +208,11 @@ def run(
         result.seconds = publishing - clock
         record = _record(result, started, inputs)
         warehouse.stage(RUNS_TABLE, _with_history(warehouse, record))
+        if only is None:
+            # What the next run compares its sources with. A run of some facts leaves
+            # the others computed from older sources, so only a full run sets it.
+            warehouse.stage(checksums.RUN_CHECKSUMS_TABLE, read_checksums)
+            staged.append(checksums.RUN_CHECKSUMS_TABLE)
         warehouse.publish([*staged, RUNS_TABLE])
         result.profile.append(
             Step("publish", "publish", execute_seconds=time.perf_counter() - publishing)
@@ -247,21 +255,48 @@ def selected(only: Iterable[str] | None) -> dict[str, Fact]:
     return chosen
 
 
-def fingerprints(warehouse: Warehouse, tables: dict[str, ir.Table]) -> dict[str, dict[str, int]]:
-    """Row count and a content checksum of each input, so a run can be traced to its data.
+def fingerprints(
+    warehouse: Warehouse, tables: dict[str, ir.Table]
+) -> tuple[dict[str, dict[str, Any]], pl.DataFrame]:
+    """Row count and a content checksum of each input, so a run can be traced to its
+    data, and the partition checksums they come from.
 
     A source's checksums were made as it was loaded (:mod:`custlens.sources.checksums`)
     and are read back; they are trusted while the source holds as many rows as they
-    count. A source written otherwise (around ``load``) is checksummed by the engine.
+    count. A source written otherwise (around ``load``) is checksummed by the engine,
+    and has no partition checksums.
     """
     found: dict[str, dict[str, int]] = {}
-    if tables and warehouse.has(CHECKSUMS_TABLE):
-        stored = totals(warehouse.read(CHECKSUMS_TABLE))
-        counts = row_counts(warehouse, {n: t for n, t in tables.items() if n in stored})
-        found = {n: stored[n] for n, rows in counts.items() if stored[n]["rows"] == rows}
+    trusted = pl.DataFrame(schema=checksums.SCHEMA)
+    if tables and warehouse.has(checksums.CHECKSUMS_TABLE):
+        stored = warehouse.read(checksums.CHECKSUMS_TABLE)
+        whole = checksums.totals(stored)
+        counts = row_counts(warehouse, {n: t for n, t in tables.items() if n in whole})
+        found = {n: whole[n] for n, rows in counts.items() if whole[n]["rows"] == rows}
+        short = [n[len(SOURCE_PREFIX) :] for n in found]
+        trusted = stored.filter(pl.col("source").is_in(short)).cast(checksums.SCHEMA)  # type: ignore[arg-type]
     computed = _engine_fingerprints(warehouse, {n: t for n, t in tables.items() if n not in found})
     everything = {**found, **computed}
-    return {name[len(SOURCE_PREFIX) :]: everything[name] for name in tables}
+    return {name[len(SOURCE_PREFIX) :]: dict(everything[name]) for name in tables}, trusted
+
+
+def _with_changes(
+    warehouse: Warehouse, inputs: dict[str, dict[str, Any]], trusted: pl.DataFrame
+) -> dict[str, checksums.Change]:
+    """How each source changed since the latest full run (recorded in ``inputs``)."""
+    previous = (
+        warehouse.read(checksums.RUN_CHECKSUMS_TABLE)
+        if warehouse.has(checksums.RUN_CHECKSUMS_TABLE)
+        else None
+    )
+    found = checksums.changes(previous, trusted, list(inputs))
+    for name, change in found.items():
+        inputs[name]["since_last_run"] = change.status
+        if change.months:
+            inputs[name]["changed_months"] = [m.strftime("%Y-%m") for m in change.months]
+        if change.buckets:
+            inputs[name]["changed_buckets"] = change.buckets
+    return found
 
 
 def _engine_fingerprints(

@@ -20,7 +20,7 @@ class Step:
 
     name: str
     kind: str
-    """fact, rollup, inputs (the input fingerprints) or publish (counting the staged
+    """fact, rollup, inputs (the input checksums and changes) or publish (counting the staged
     facts' rows in one query, writing the run record and the swap)."""
     build_seconds: float = 0.0
     """Building the Ibis expression; a model fact reads its input and fits here."""

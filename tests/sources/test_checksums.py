@@ -14,8 +14,16 @@ from datetime import date
 import polars as pl
 import pytest
 
+from custlens import pipeline
 from custlens.errors import ContractError
-from custlens.sources.checksums import CHECKSUMS_TABLE, month_column, partition_checksums
+from custlens.sources.checksums import (
+    BUCKETS,
+    CHECKSUMS_TABLE,
+    Change,
+    changes,
+    month_column,
+    partition_checksums,
+)
 from custlens.sources.contract import TABLES
 from custlens.workspace import Workspace
 
@@ -143,7 +151,11 @@ def test_the_run_records_the_checksums_made_at_load(ws: Workspace) -> None:
     checksums = stored(ws)
     (record,) = ws.table("_custlens_runs").to_dicts()
     recorded = json.loads(record["inputs"])["customer_mrr"]
-    assert recorded == {"rows": 5, "checksum": int(checksums["checksum"].sum())}
+    assert recorded == {
+        "rows": 5,
+        "checksum": int(checksums["checksum"].sum()),
+        "since_last_run": "new",  # the first run
+    }
 
 
 def test_a_source_written_around_load_is_checksummed_by_the_engine(ws: Workspace) -> None:
@@ -157,3 +169,87 @@ def test_a_source_written_around_load_is_checksummed_by_the_engine(ws: Workspace
     recorded = json.loads(record["inputs"])["customer_mrr"]
     assert recorded["rows"] == 2
     assert recorded["checksum"] != made_at_load
+
+
+def bucket_of(customer_id: str) -> int:
+    """The bucket a customer's rows fall in, read off a checksum of its rows alone."""
+    (bucket,) = partition_checksums(
+        "customer_mrr", MRR.filter(pl.col("customer_id") == customer_id)
+    )["bucket"].unique()
+    return int(bucket)
+
+
+def test_changes_name_the_months_and_buckets_that_changed() -> None:
+    before = partition_checksums("customer_mrr", MRR)
+    # b's March corrected, and an April for a: March (b's bucket) and April (a's).
+    after = partition_checksums(
+        "customer_mrr",
+        pl.concat(
+            [
+                MRR.with_columns(
+                    mrr=pl.when((pl.col("customer_id") == "b") & (pl.col("month") == D(2024, 3, 1)))
+                    .then(65.0)
+                    .otherwise(pl.col("mrr"))
+                ),
+                given_mrr(("a", D(2024, 4, 1), 150.0)),
+            ]
+        ),
+    )
+    (change,) = changes(before, after, ["customer_mrr"]).values()
+    assert change.status == "changed"
+    assert change.months == [D(2024, 3, 1), D(2024, 4, 1)]
+    assert change.buckets == sorted({bucket_of("a"), bucket_of("b")})
+    assert change.describe().startswith("months 2024-03, 2024-04; ")
+    assert change.describe().endswith(f" of {BUCKETS} customer buckets")
+
+
+def test_a_removed_row_is_a_change_of_its_month() -> None:
+    before = partition_checksums("customer_mrr", MRR)
+    after = partition_checksums("customer_mrr", MRR.filter(pl.col("month") != D(2024, 2, 1)))
+    (change,) = changes(before, after, ["customer_mrr"]).values()
+    assert change.months == [D(2024, 2, 1)] and change.buckets == [bucket_of("a")]
+
+
+def test_sources_new_unchanged_or_not_comparable() -> None:
+    parts = partition_checksums("customer_mrr", MRR)
+    assert changes(None, parts, ["customer_mrr"]) == {"customer_mrr": Change("new")}
+    assert changes(parts, parts, ["customer_mrr"]) == {"customer_mrr": Change("unchanged")}
+    other_polars = parts.with_columns(method=pl.lit("polars 0.1 struct hash, seed 0"))
+    assert changes(other_polars, parts, ["customer_mrr"])["customer_mrr"].status == "not compared"
+    # No checksums now (a source written around load): nothing to compare.
+    assert changes(parts, parts.clear(), ["customer_mrr"])["customer_mrr"].status == "not compared"
+
+
+def test_the_run_log_says_what_changed_since_the_last_full_run(ws: Workspace) -> None:
+    marketing = pl.DataFrame({"month": [D(2024, 1, 1)], "amount": [500.0]})
+    ws.load({"customer_mrr": MRR, "marketing_spend": marketing})
+    ws.run()
+    ws.load({"customer_mrr": pl.concat([MRR, given_mrr(("b", D(2024, 4, 1), 60.0))])})
+    second = ws.run()
+    assert second.changes["customer_mrr"] == Change("changed", [D(2024, 4, 1)], [bucket_of("b")])
+    assert second.changes["marketing_spend"] == Change("unchanged")
+    record = ws.table("_custlens_runs").sort("started_at").to_dicts()[-1]
+    inputs = json.loads(record["inputs"])
+    assert inputs["customer_mrr"]["since_last_run"] == "changed"
+    assert inputs["customer_mrr"]["changed_months"] == ["2024-04"]
+    assert inputs["customer_mrr"]["changed_buckets"] == [bucket_of("b")]
+    assert inputs["marketing_spend"]["since_last_run"] == "unchanged"
+    # A run of some facts compares with the last full run, and does not replace it: the
+    # full run after it still sees b's April gone.
+    ws.load({"customer_mrr": MRR})
+    assert ws.run(only=["customer_mrr"]).changes["customer_mrr"].months == [D(2024, 4, 1)]
+    assert ws.run().changes["customer_mrr"].months == [D(2024, 4, 1)]
+    assert ws.run().changes["customer_mrr"] == Change("unchanged")
+
+
+def test_changes_are_found_on_every_engine(make_workspace) -> None:
+    # The checksums are Polars's, made at load; the engine stores and returns them.
+    ws = make_workspace()
+    ws.load({"customer_mrr": MRR})
+    first = pipeline.run(ws.warehouse, ws.config)
+    assert first.changes == {"customer_mrr": Change("new")}
+    ws.load({"customer_mrr": MRR.filter(pl.col("customer_id") == "a")})
+    second = pipeline.run(ws.warehouse, ws.config)
+    assert second.changes["customer_mrr"] == Change(
+        "changed", [D(2024, 1, 1), D(2024, 3, 1)], [bucket_of("b")]
+    )

@@ -106,6 +106,29 @@ def print_run(result: Any, verbose: bool = False) -> None:
         parts.append(f"{len(result.rollups)} rollups built")
     parts += [f"as of {as_of}", f"{result.seconds:.1f} s"]
     console.print(" · ".join(parts), highlight=False)
+    since = changes_line(result.changes)
+    if since:
+        console.print(since, highlight=False)
+
+
+def changes_line(changes: dict[str, Any]) -> str:
+    """What changed in the sources since the latest full run, in a line (empty on the
+    first run, when every source is new)."""
+    changed = [f"{name} ({c.describe()})" for name, c in changes.items() if c.status == "changed"]
+    added = [name for name, c in changes.items() if c.status == "new"]
+    unknown = [name for name, c in changes.items() if c.status == "not compared"]
+    if not changes or len(added) == len(changes):
+        return ""
+    if not changed and not added and not unknown:
+        return "No source changed since the last full run."
+    parts = [f"changed: {', '.join(changed)}"] if changed else []
+    if added:
+        parts.append(f"new: {', '.join(added)}")
+    if unknown:
+        parts.append(
+            f"not compared (no checksums from a load by this version): {', '.join(unknown)}"
+        )
+    return "Since the last full run, " + "; ".join(parts) + "."
 
 
 class OutputFormat(StrEnum):

@@ -18,6 +18,9 @@ Polars promises its hashes within one version).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Literal
 
 import polars as pl
 
@@ -25,6 +28,9 @@ from custlens.sources.contract import SOURCE_PREFIX, TABLES, Table
 
 CHECKSUMS_TABLE = "_custlens_source_checksums"
 """One row per source and partition (month, bucket): rows and checksum."""
+RUN_CHECKSUMS_TABLE = "_custlens_run_checksums"
+"""The checksums of the sources the latest full run read, published with its facts:
+what the next run compares the sources with."""
 BUCKETS = 64
 METHOD = f"polars {pl.__version__} struct hash, seed 0"
 """How a checksum was made; two checksums made otherwise cannot be compared."""
@@ -100,3 +106,79 @@ def totals(stored: pl.DataFrame) -> dict[str, dict[str, int]]:
         SOURCE_PREFIX + row["source"]: {"rows": int(row["rows"]), "checksum": int(row["checksum"])}
         for row in summed.iter_rows(named=True)
     }
+
+
+Status = Literal["new", "unchanged", "changed", "not compared"]
+
+
+@dataclass
+class Change:
+    """How one source changed since the latest full run."""
+
+    status: Status
+    """``new``: the run before did not read it; ``not compared``: its checksums were
+    made another way (another Polars version) or not at all (written around a load)."""
+    months: list[date] = field(default_factory=list)
+    """The months with a row added, removed or changed (a dated source)."""
+    buckets: list[int] = field(default_factory=list)
+    """The customer buckets with a row added, removed or changed."""
+
+    def describe(self) -> str:
+        """In a few words: ``months 2025-11, 2025-12; 3 of 64 customer buckets``."""
+        if self.status != "changed":
+            return self.status
+        parts = []
+        if self.months:
+            shown = ", ".join(m.strftime("%Y-%m") for m in self.months[:6])
+            more = f" and {len(self.months) - 6} more" if len(self.months) > 6 else ""
+            parts.append(f"month{'s' if len(self.months) > 1 else ''} {shown}{more}")
+        if self.buckets:
+            parts.append(f"{len(self.buckets)} of {BUCKETS} customer buckets")
+        return "; ".join(parts) or "changed"
+
+
+def changes(
+    previous: pl.DataFrame | None, current: pl.DataFrame, sources: list[str]
+) -> dict[str, Change]:
+    """How each of ``sources`` (contract table names) changed between the checksums
+    ``previous`` (of the latest full run, None before the first) and ``current``.
+
+    A source absent from ``current`` is ``not compared``; one absent from
+    ``previous`` is ``new``. Partitions are compared by rows and checksum: one that
+    appears, disappears or differs names its month and its bucket.
+    """
+    found: dict[str, Change] = {}
+    for source in sources:
+        now = current.filter(pl.col("source") == source)
+        before = (
+            previous.filter(pl.col("source") == source) if previous is not None else now.clear()
+        )
+        methods = set(now["method"]) | set(before["method"])
+        if now.is_empty() or methods - {METHOD}:
+            found[source] = Change("not compared")
+        elif before.is_empty():
+            found[source] = Change("new")
+        else:
+            found[source] = _compared(before, now)
+    return found
+
+
+def _compared(before: pl.DataFrame, now: pl.DataFrame) -> Change:
+    keys = ["month", "bucket"]
+    joined = now.select(*keys, "rows", "checksum").join(
+        before.select(*keys, "rows", "checksum"),
+        on=keys,
+        how="full",
+        coalesce=True,
+        nulls_equal=True,
+        suffix="_before",
+    )
+    differ = joined.filter(
+        pl.col("rows").ne_missing(pl.col("rows_before"))
+        | pl.col("checksum").ne_missing(pl.col("checksum_before"))
+    )
+    if differ.is_empty():
+        return Change("unchanged")
+    months = sorted(m for m in differ["month"].unique().to_list() if m is not None)
+    buckets = sorted(b for b in differ["bucket"].unique().to_list() if b is not None)
+    return Change("changed", months, buckets)
