@@ -44,14 +44,18 @@ def _listening(port: int) -> bool:
 
 @contextmanager
 def spark_connect_server(
-    folder: Path, conf: Mapping[str, str], memory: str = "1g"
+    folder: Path, conf: Mapping[str, str], memory: str = "1g", token: str | None = None
 ) -> Iterator[str]:
     """Start a Spark Connect server (``local[2]``, ``memory`` of driver) writing under
-    ``folder``; yields its ``sc://`` URL."""
+    ``folder``; yields its ``sc://`` URL. With ``token``, the server takes only clients
+    that present it (``spark.connect.authenticate.token``); the URL then names the host
+    ``localhost`` (a token over plain gRPC only to localhost: elsewhere Spark's client
+    asks for TLS) and carries ``;token=``."""
     port = free_port()
     log = folder / "spark-connect.log"
     settings = {
         **conf,
+        **({"spark.connect.authenticate.token": token} if token else {}),
         "spark.connect.grpc.binding.address": "127.0.0.1",
         "spark.connect.grpc.binding.port": str(port),
         "spark.sql.warehouse.dir": str(folder / "warehouse"),
@@ -84,7 +88,7 @@ def spark_connect_server(
                     f"Spark Connect did not start on port {port}:\n" + "\n".join(tail)
                 )
             time.sleep(0.25)
-        yield f"sc://127.0.0.1:{port}"
+        yield f"sc://localhost:{port}/;token={token}" if token else f"sc://127.0.0.1:{port}"
     finally:
         _stop(process)
 

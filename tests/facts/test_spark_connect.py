@@ -26,6 +26,7 @@ from tests.spark_servers import spark_connect_server
 
 pytestmark = pytest.mark.spark
 
+TOKEN = "custlens-test-token"
 AS_OF = date(2023, 8, 1)  # the last of 8 months from the generator's 2023-01 start
 QUERIES = [
     {"metrics": ["mrr"]},
@@ -42,8 +43,10 @@ QUERIES = [
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # The tests' settings for tiny tables (one shuffle partition, no codegen, the C1
     # compiler alone): the server's defaults take seconds per fact here.
+    # The server takes only clients with its token: every test presents it, and one
+    # checks that a wrong or missing token is refused.
     folder = tmp_path_factory.mktemp("spark-connect")
-    with spark_connect_server(folder, SPARK_TEST_CONF) as server:
+    with spark_connect_server(folder, SPARK_TEST_CONF, token=TOKEN) as server:
         yield server
 
 
@@ -179,6 +182,29 @@ def test_an_unreachable_server_is_one_line_naming_the_url(
     message = str(refused.value)
     assert dead in message and what in message
     assert "\n" not in message and "at org.apache" not in message
+
+
+@pytest.mark.parametrize(
+    ("token", "says"),
+    [
+        (";token=not-the-token", "must be the server's spark.connect.authenticate.token"),
+        ("", "the server asks for a token: add ;token=… to the URL"),
+    ],
+)
+def test_a_refused_token_is_one_line_naming_the_url_without_the_token(
+    url: str, token: str, says: str, tmp_path: Path
+) -> None:
+    wrong = url.replace(f";token={TOKEN}", token).removesuffix("/")
+    with (
+        Workspace.init(tmp_path / "ws", warehouse=wrong) as ws,
+        pytest.raises(WarehouseError) as refused,
+    ):
+        ws.tables()
+    message = str(refused.value)
+    assert message.startswith(f"Spark Connect at {wrong.replace('not-the-token', '***')} ")
+    assert "refused the connection" in message and says in message
+    assert "not-the-token" not in message and TOKEN not in message
+    assert "\n" not in message and "_InactiveRpcError" not in message
 
 
 def test_polars_frames_round_trip(url: str, tmp_path: Path) -> None:

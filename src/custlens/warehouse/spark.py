@@ -217,9 +217,7 @@ def _open_connect(url: str, root: Path, settings: Spark) -> SparkConnectWarehous
             try:
                 session.conf.set("spark.sql.session.timeZone", "UTC")
             except Exception as exc:  # the first call that reaches the server
-                raise WarehouseError(
-                    f"cannot reach Spark Connect at {url}: {first_line(exc)}"
-                ) from None
+                raise _connect_error(url, exc) from None
             _CONNECT_SESSIONS[url] = session
     warehouse = SparkConnectWarehouse(
         _connect_backend().connect(session),
@@ -230,6 +228,30 @@ def _open_connect(url: str, root: Path, settings: Spark) -> SparkConnectWarehous
         session, root.resolve(), settings.database, settings.warehouse_dir
     )
     return warehouse
+
+
+def redacted(url: str) -> str:
+    """``url`` fit for a message: the value of its ``;token=`` hidden."""
+    return re.sub(r"(;token=)[^;]*", r"\1***", url)
+
+
+def _connect_error(url: str, exc: Exception) -> WarehouseError:
+    """One line for a Spark Connect server that answered with an error: a refused token
+    said as such, anything else by gRPC's own details, never the token."""
+    text = str(exc)
+    status = re.search(r"status = StatusCode\.(\w+)", text)
+    details = re.search(r'details = "([^"]*)"', text)
+    reason = details.group(1) if details else first_line(exc)
+    if status is not None and status.group(1) == "UNAUTHENTICATED":
+        hint = (
+            "the URL's ;token=… must be the server's spark.connect.authenticate.token"
+            if ";token=" in url
+            else "the server asks for a token: add ;token=… to the URL"
+        )
+        return WarehouseError(
+            f"Spark Connect at {redacted(url)} refused the connection: {reason} ({hint})"
+        )
+    return WarehouseError(f"cannot reach Spark Connect at {redacted(url)}: {reason}")
 
 
 def _workspace_database(
@@ -265,7 +287,7 @@ def _check_reachable(
         socket.create_connection((host, port), timeout=REACH_SECONDS).close()
     except OSError as exc:
         raise WarehouseError(
-            f"cannot reach {what} at {url}: {exc.strerror or exc} "
+            f"cannot reach {what} at {redacted(url)}: {exc.strerror or exc} "
             f"(is it listening on {host}:{port}?)"
         ) from None
 
