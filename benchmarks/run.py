@@ -48,6 +48,7 @@ QUICK_ARGS: dict[str, list[str]] = {
     "bench_query.py": ["--customers", "5000", "--queries", "50"],
     "bench_clv.py": ["--customers", "20000"],
     "bench_c360.py": ["--records", "50000", "--customers", "5000"],
+    "bench_engines.py": ["--customers", "5000"],
 }
 """Small sizes of the other benchmarks for ``--quick``; one missing here is skipped then."""
 OTHER_TIMEOUT_SECONDS = 1800
