@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
+
+
+def given_mrr(*rows: tuple[str, date, float]) -> pl.DataFrame:
+    """A customer_mrr source from (customer_id, month, mrr) rows."""
+    return pl.DataFrame(
+        rows,
+        schema={"customer_id": pl.String, "month": pl.Date, "mrr": pl.Float64},
+        orient="row",
+    )
 
 
 def lines(*rows: tuple, extra: tuple[str, ...] = ()) -> pl.DataFrame:

@@ -20,20 +20,12 @@ from custlens.errors import NotFoundError, PipelineError
 from custlens.facts import REGISTRY, FactContext
 from custlens.warehouse import STAGE_PREFIX
 from custlens.workspace import Workspace
-from tests.frames import lines
+from tests.frames import given_mrr, lines
 
 D = date
 RUNS = "_custlens_runs"
 CHECKSUMS = "_custlens_source_checksums"
 REVENUE_FACTS = ("customer_mrr", "mrr_movements", "growth_summary", "customer_count")
-
-
-def given_mrr(*rows: tuple[str, date, float]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={"customer_id": pl.String, "month": pl.Date, "mrr": pl.Float64},
-        orient="row",
-    )
 
 
 # month:  Jan  Feb  Mar

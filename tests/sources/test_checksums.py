@@ -26,14 +26,9 @@ from custlens.sources.checksums import (
 )
 from custlens.sources.contract import TABLES
 from custlens.workspace import Workspace
+from tests.frames import given_mrr
 
 D = date
-
-
-def given_mrr(*rows: tuple[str, date, float]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows, schema={"customer_id": pl.String, "month": pl.Date, "mrr": pl.Float64}, orient="row"
-    )
 
 
 # Two customers over three months; a pays every month, b in January and March.
