@@ -38,6 +38,8 @@ from custlens.errors import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import polars as pl
 
 
@@ -55,6 +57,8 @@ class ClientResult:
     truncated: bool = False
     rollups: list[str] = field(default_factory=list)
     cached: bool = False
+    next_cursor: str | None = None
+    """Pass it as ``cursor`` with the same query for the next page (None: the last)."""
 
     def to_polars(self) -> pl.DataFrame:
         """The rows as a Polars DataFrame, columns in the answer's order (dates and
@@ -99,8 +103,12 @@ class Client:
         limit: int | None = None,
         offset: int = 0,
         compare: str | None = None,
+        cursor: str | None = None,
     ) -> ClientResult:
-        """POST /v1/query (the arguments are the JSON query of DESIGN.md §6)."""
+        """POST /v1/query (the arguments are the JSON query of DESIGN.md §6).
+
+        With a ``limit``, the answer is a page: its ``next_cursor``, passed as
+        ``cursor`` with the same arguments, gets the next one (:meth:`pages`)."""
         spec: dict[str, Any] = {
             "metrics": metrics or [],
             "dimensions": dimensions or [],
@@ -113,6 +121,8 @@ class Client:
             spec["limit"] = limit
         if compare is not None:
             spec["compare"] = compare
+        if cursor is not None:
+            spec["cursor"] = cursor
         body = self._call("POST", "/v1/query", spec)
         return ClientResult(
             data=body["data"],
@@ -123,7 +133,18 @@ class Client:
             truncated=body.get("truncated", False),
             rollups=body.get("rollups", []),
             cached=body.get("cached", False),
+            next_cursor=body.get("next_cursor"),
         )
+
+    def pages(self, *args: Any, limit: int, **kwargs: Any) -> Iterator[ClientResult]:
+        """Every page of a query of ``limit`` rows a page, first to last (the arguments
+        are :meth:`query`'s). A run in between makes the next page a ``QueryError``
+        (HTTP 409): its rows would skip or repeat."""
+        page = self.query(*args, limit=limit, **kwargs)
+        yield page
+        while page.next_cursor is not None:
+            page = self.query(*args, limit=limit, cursor=page.next_cursor, **kwargs)
+            yield page
 
     def meta(self) -> dict[str, Any]:
         """GET /v1/meta: cubes, measures, dimensions and metrics."""
@@ -189,7 +210,7 @@ def _error(status: int, message: str) -> CustlensError:
         return NotFoundError(message)
     if status == 504:
         return QueryTimeout(message)
-    if status == 400:
+    if status in (400, 409):  # 409: a cursor from before the latest run
         return QueryError(message)
     error = CustlensError(f"server error {status}: {message}")
     error.status = status

@@ -14,6 +14,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -401,7 +402,7 @@ class Workspace:
             )
             hit = answers.get(run_id, key)
             if hit is not None:
-                return reordered(hit, parsed.metrics, cached=True)
+                return replace(reordered(hit, parsed.metrics, cached=True), run_id=run_id)
             stored = answers, key
         from custlens.semantic import Compiler
 
@@ -418,7 +419,7 @@ class Workspace:
         )
         if stored is not None and run_id is not None:
             stored[0].put(run_id, stored[1], result)
-        return result
+        return replace(result, run_id=run_id)
 
     def visible_customers(self, role: Role) -> ir.Table:
         """The resolved ids (column ``customer_id``) of the customers ``role`` may see:

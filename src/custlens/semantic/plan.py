@@ -61,6 +61,8 @@ class QueryResult:
     reads_sources: bool = False
     """Read a loaded source (not only facts): a load may change it without a run, so
     it is never kept between questions."""
+    run_id: str | None = None
+    """The run whose facts answered (None before the first run)."""
 
     def to_polars(self) -> pl.DataFrame:
         return self.frame

@@ -405,8 +405,13 @@ def create_app(workspace_path: str | Path) -> FastAPI:
 
         def answer() -> Response:
             ws = holder["ws"] = workspaces.get()
-            result = ws.run_query(spec, role=role)
+            if cube_shape or not isinstance(spec, dict):
+                result, next_cursor = ws.run_query(spec, role=role), None
+            else:
+                result, next_cursor = paged(ws, spec, role)
             if not cube_shape and (as_data := rows_as_data(result, accept)) is not None:
+                if next_cursor is not None:
+                    as_data.headers["X-Custlens-Next-Cursor"] = next_cursor
                 return as_data
             body = (
                 cube_answer(spec, result)
@@ -420,6 +425,7 @@ def create_app(workspace_path: str | Path) -> FastAPI:
                     "truncated": result.truncated,
                     "rollups": result.rollups,
                     "cached": result.cached,
+                    "next_cursor": next_cursor,
                 }
             )
             # Encoded here rather than by FastAPI's generic encoder: six times faster
@@ -435,6 +441,41 @@ def create_app(workspace_path: str | Path) -> FastAPI:
             raise QueryTimeout(
                 f"the query ran longer than {timeout:g} s (server.query_timeout_seconds)"
             ) from None
+
+    def paged(ws: Workspace, spec: dict[str, Any], role: Role) -> tuple[Any, str | None]:
+        """The page of ``spec`` its ``cursor`` points at (the first without one), and
+        the cursor of the next page when more rows follow (custlens.server.cursor).
+
+        A page of ``limit`` rows is asked as ``limit + 1``: the extra row, dropped,
+        says whether another page follows."""
+        from dataclasses import replace
+
+        from custlens.server import cursor as cursors
+
+        spec = dict(spec)
+        sent = spec.pop("cursor", None)
+        previous = cursors.decode(sent, spec) if sent is not None else None
+        if previous is not None:
+            spec["offset"] = previous.offset
+        limit = spec.get("limit")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            # No page (a cursor is only made for a limit, which its digest holds).
+            return ws.run_query(spec, role=role), None
+        result = ws.run_query({**spec, "limit": limit + 1}, role=role)
+        if previous is not None and previous.run_id != result.run_id:
+            raise cursors.StaleCursor(
+                f"cursor: the facts changed since it was made (run {previous.run_id}, now "
+                f"{result.run_id}); ask again from the first page"
+            )
+        more = len(result.data) > limit or result.truncated
+        if not more:
+            return result, None
+        # The server's max_rows may cut the page short: the next one starts after it.
+        taken = min(limit, len(result.data))
+        offset = int(spec.get("offset") or 0) + taken
+        page = replace(result, data=result.data[:taken], frame=result.frame.head(taken))
+        token = cursors.Cursor(cursors.digest(spec), offset, result.run_id or "")
+        return replace(page, truncated=False), token.encode()
 
     @app.get("/v1/dimensions/{member}/values", dependencies=KEYED)
     def dimension_values(
@@ -520,6 +561,12 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
         query = Query.model_json_schema(ref_template="#/components/schemas/{model}")
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(query.pop("$defs", {}))
+        # Read by the route, not the query (custlens.server.cursor).
+        query["properties"]["cursor"] = {
+            "type": "string",
+            "description": "An answer's next_cursor, sent with the same query: the next "
+            "page of limit rows.",
+        }
         components["Query"] = query
         app.openapi_schema = schema
     return app.openapi_schema
