@@ -244,7 +244,8 @@ def test_changes_are_found_on_every_engine(make_workspace) -> None:
     first = pipeline.run(ws.warehouse, ws.config)
     assert first.changes == {"customer_mrr": Change("new")}
     ws.load({"customer_mrr": MRR.filter(pl.col("customer_id") == "a")})
-    second = pipeline.run(ws.warehouse, ws.config)
+    # One fact is enough: a run of some facts compares with the last full run too.
+    second = pipeline.run(ws.warehouse, ws.config, only=["customer_mrr"])
     assert second.changes["customer_mrr"] == Change(
         "changed", [D(2024, 1, 1), D(2024, 3, 1)], [bucket_of("b")]
     )
