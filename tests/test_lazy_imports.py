@@ -113,6 +113,9 @@ def test_commands_that_read_facts_import_no_query_compiler(tmp_path: Path) -> No
     ]
     assert loaded_by(commands, heavy=(*HEAVY, "ibis")) == []
     assert (tmp_path / "growth.csv").read_text().startswith("month,")
+    # The report draws with Plotly, and reads the facts as the commands above do.
+    report = [*at, "report", "--out", str(tmp_path / "report.html")]
+    assert loaded(*report, heavy=("pandas", "pyarrow", "ibis", "scipy", "sklearn")) == []
 
 
 def test_generating_and_loading_import_neither_the_query_compiler_nor_pyarrow(
