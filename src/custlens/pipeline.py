@@ -268,8 +268,8 @@ def fingerprints(
     """
     found: dict[str, dict[str, int]] = {}
     trusted = pl.DataFrame(schema=checksums.SCHEMA)
-    if tables and warehouse.has(checksums.CHECKSUMS_TABLE):
-        stored = warehouse.read(checksums.CHECKSUMS_TABLE)
+    stored = checksums.stored(warehouse) if tables else None
+    if stored is not None:
         whole = checksums.totals(stored)
         counts = row_counts(warehouse, {n: t for n, t in tables.items() if n in whole})
         found = {n: whole[n] for n, rows in counts.items() if whole[n]["rows"] == rows}
@@ -284,11 +284,7 @@ def _with_changes(
     warehouse: Warehouse, inputs: dict[str, dict[str, Any]], trusted: pl.DataFrame
 ) -> dict[str, checksums.Change]:
     """How each source changed since the latest full run (recorded in ``inputs``)."""
-    previous = (
-        warehouse.read(checksums.RUN_CHECKSUMS_TABLE)
-        if warehouse.has(checksums.RUN_CHECKSUMS_TABLE)
-        else None
-    )
+    previous = checksums.stored(warehouse, checksums.RUN_CHECKSUMS_TABLE)
     found = checksums.changes(previous, trusted, list(inputs))
     for name, change in found.items():
         inputs[name]["since_last_run"] = change.status

@@ -158,6 +158,7 @@ class Workspace:
             ContractError: any item is invalid; nothing was loaded.
         """
         from custlens.semantic import rollup
+        from custlens.sources import checksums
         from custlens.sources.convert import Reading
         from custlens.sources.load import load_sources
 
@@ -171,7 +172,7 @@ class Workspace:
             allow_empty=allow_empty,
             existing_customers=self._loaded_customers,
             create_missing_customers=create_missing_customers,
-            checksums=self._stored_checksums,
+            checksums=lambda: checksums.stored(self.warehouse),
             mappings={
                 table: {**self.config.mappings.get(table, {}), **(mappings or {}).get(table, {})}
                 for table in {*self.config.mappings, *(mappings or {})}
@@ -183,14 +184,6 @@ class Workspace:
         # A rollup may read a source: none is current until the next run rebuilds them.
         rollup.invalidate(self.warehouse)
         return loaded
-
-    def _stored_checksums(self) -> pl.DataFrame | None:
-        """The sources' checksums written by earlier loads (a load adds its own)."""
-        from custlens.sources.checksums import CHECKSUMS_TABLE
-
-        if not self.warehouse.has(CHECKSUMS_TABLE):
-            return None
-        return self.warehouse.read(CHECKSUMS_TABLE)
 
     def _loaded_customers(self) -> pl.DataFrame | None:
         """The customers loaded before (the referential check of a load reads them)."""

@@ -20,11 +20,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
+from custlens.errors import NotFoundError
 from custlens.sources.contract import SOURCE_PREFIX, TABLES, Table
+
+if TYPE_CHECKING:
+    from custlens.warehouse import Warehouse
 
 CHECKSUMS_TABLE = "_custlens_source_checksums"
 """One row per source and partition (month, bucket): rows and checksum."""
@@ -45,6 +49,15 @@ SCHEMA = {
 _HASH_SHIFT = 33
 """A row's 64-bit hash shifted to 31 bits, so that the sum of any partition's rows
 (up to 2^32 of them) fits in 64 bits."""
+
+
+def stored(warehouse: Warehouse, table: str = CHECKSUMS_TABLE) -> pl.DataFrame | None:
+    """The checksums ``table`` holds (the loads', or with :data:`RUN_CHECKSUMS_TABLE` the
+    latest full run's); None before the first load or full run wrote it."""
+    try:
+        return warehouse.read(table)
+    except NotFoundError:
+        return None
 
 
 def month_column(table: Table) -> str | None:
