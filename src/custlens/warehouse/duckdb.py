@@ -4,12 +4,13 @@ run writes."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,7 +155,7 @@ class DuckDBWarehouse(Warehouse):
             if len(self._registered) > 4096:  # plans come and go: keep it bounded
                 self._registered.clear()
             self._registered.add(sql)
-        return expr.__polars_result__(_frame(self.raw.sql(sql)))  # type: ignore[no-any-return]
+        return _typed_rows(expr, self.raw.sql(sql))
 
     def _prepare(self, expr: ir.Table, params: tuple[ir.Scalar, ...]) -> Prepared:
         import sqlglot.expressions as sge
@@ -184,7 +185,7 @@ class DuckDBWarehouse(Warehouse):
     def _run_bound(self, prepared: Prepared, values: Sequence[str]) -> pl.DataFrame:
         assert prepared.sql is not None
         if not values:
-            return prepared.expr.__polars_result__(_frame(self.raw.sql(prepared.sql)))  # type: ignore[no-any-return]
+            return _typed_rows(prepared.expr, self.raw.sql(prepared.sql))
         result = self.raw.execute(prepared.sql, list(values)).to_arrow_table()
         return _typed(prepared.expr, result)
 
@@ -208,17 +209,10 @@ class DuckDBWarehouse(Warehouse):
         # Parquet written by Polars, whose types DuckDB reads as Ibis would declare them:
         # a load needs no Ibis (0.3 s to import and compile), and the rows are copied
         # once, not into an in-memory table first.
-        import tempfile
-
         self._forget()
         staged = quoted_name(STAGE_PREFIX + name)
-        with tempfile.TemporaryDirectory(prefix="custlens-") as folder:
-            path = Path(folder) / "frame.parquet"
-            obj.write_parquet(path)
-            self.raw.execute(
-                f"CREATE OR REPLACE TABLE {staged} AS "
-                f"SELECT * FROM read_parquet({_string_literal(str(path))})"
-            )
+        with _parquet_rows(obj) as rows:
+            self.raw.execute(f"CREATE OR REPLACE TABLE {staged} AS {rows}")
 
     def discard(self, names: Iterable[str]) -> None:
         self._forget()
@@ -270,8 +264,6 @@ def _backend() -> Any:
     without either. It is a temporary table of the connection, which lives as long as
     the connection, as Ibis's registered tables do (Ibis releases them only at exit).
     """
-    import tempfile
-
     import ibis
     from ibis.backends.duckdb import Backend
 
@@ -282,10 +274,7 @@ def _backend() -> Any:
             if schema.null_fields or not isinstance(frame, pl.DataFrame):
                 super()._register_in_memory_table(op)  # a column of nulls: Ibis's way
                 return
-            with tempfile.TemporaryDirectory(prefix="custlens-") as folder:
-                path = Path(folder) / "memtable.parquet"
-                frame.write_parquet(path)
-                rows = f"SELECT * FROM read_parquet({_string_literal(str(path))})"
+            with _parquet_rows(frame) as rows:
                 _create_filled(self.con, op.name, schema, rows, temporary=True)
 
         # Ibis reads DESCRIBE's rows through PyArrow: importing it costs a query 0.15 s.
@@ -316,6 +305,18 @@ def _backend() -> Any:
     return ParquetMemtables
 
 
+@contextlib.contextmanager
+def _parquet_rows(frame: pl.DataFrame) -> Iterator[str]:
+    """A query of ``frame``'s rows for DuckDB: the frame written by Polars to a Parquet
+    file, which lives as long as the context (DuckDB copies the rows out of it)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="custlens-") as folder:
+        path = Path(folder) / "frame.parquet"
+        frame.write_parquet(path)
+        yield f"SELECT * FROM read_parquet({_string_literal(str(path))})"
+
+
 def _create_filled(raw: Any, name: str, schema: Any, rows: str, *, temporary: bool = False) -> None:
     """Create (or replace) the table ``name`` with the column types of the Ibis
     ``schema`` and fill it from the query ``rows``: declaring the columns first keeps
@@ -334,6 +335,12 @@ def _create_filled(raw: Any, name: str, schema: Any, rows: str, *, temporary: bo
     columns = ", ".join(sge.to_identifier(c, quoted=True).sql("duckdb") for c in schema)
     raw.execute(create.sql("duckdb"))
     raw.execute(f"INSERT INTO {table.sql('duckdb')} ({columns}) {rows}")
+
+
+def _typed_rows(expr: ir.Table, relation: Any) -> pl.DataFrame:
+    """A DuckDB relation's rows typed as the expression promises, by Ibis's Polars rules
+    (the Arrow C stream interface: no PyArrow)."""
+    return expr.__polars_result__(_frame(relation))  # type: ignore[no-any-return]
 
 
 def _typed(expr: ir.Table, arrow: Any) -> pl.DataFrame:
