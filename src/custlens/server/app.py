@@ -489,15 +489,15 @@ def create_app(workspace_path: str | Path) -> FastAPI:
         most = min(limit or config.server.max_rows, config.server.max_rows)
         if most < 1:
             raise QueryError(f"limit: {limit} is not a number of values (1 or more)")
-        spec: dict[str, Any] = {"dimensions": [member], "order_by": [member], "limit": most + 1}
+        spec: dict[str, Any] = {"dimensions": [member], "order_by": [member], "limit": most}
         if contains:
             spec["filters"] = [{"member": member, "operator": "contains", "value": contains}]
-        result = workspaces.get().run_query(spec, role=role)
-        values = [row[member] for row in result.data]
+        # The first page of the values: a next page means there are more.
+        result, more = paged(workspaces.get(), spec, role)
         body = {
             "member": member,
-            "values": values[:most],
-            "truncated": result.truncated or len(values) > most,
+            "values": [row[member] for row in result.data],
+            "truncated": more is not None,
             "as_of": result.as_of,
         }
         return Response(json_bytes(body), media_type="application/json")
